@@ -1,0 +1,68 @@
+"""The ``llm codex`` command group: login, logout, status, models, usage, serve.
+
+Subcommands are imported only when they run, so ``llm --help`` and every other ``llm`` command
+pay nothing for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["codex"]
+
+#: subcommand name -> (module, attribute, one-line help shown by ``llm codex --help``)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "login": ("llm_codex.commands.auth_cmds", "login", "Sign in with your ChatGPT account."),
+    "logout": ("llm_codex.commands.auth_cmds", "logout", "Sign out and revoke llm-codex's tokens."),
+    "status": ("llm_codex.commands.auth_cmds", "status", "Show which login is used (no network)."),
+    "models": ("llm_codex.commands.models_cmd", "models", "List the Codex models of your plan."),
+    "usage": ("llm_codex.commands.usage_cmd", "usage", "Show your plan's usage windows."),
+    "serve": (
+        "llm_codex.commands.serve_cmd",
+        "serve",
+        "Run a local OpenAI-compatible server on your plan.",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = _COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, attribute, short_help = spec
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, attribute)
+        except (ImportError, AttributeError):
+            return _not_yet_available(cmd_name, short_help)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in _COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _not_yet_available(name: str, short_help: str) -> click.Command:
+    @click.command(name=name, help=short_help)
+    def stub() -> None:
+        raise click.ClickException(f"'llm codex {name}' is not yet available in this version.")
+
+    return stub
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="llm-codex", prog_name="llm-codex")
+def codex() -> None:
+    """Use your ChatGPT plan's Codex models (GPT-5.5 and successors).
+
+    Sign in once with 'llm codex login' (or reuse a Codex CLI login), then prompt with
+    'llm -m openai-codex/gpt-5.5 "..."'.
+    """

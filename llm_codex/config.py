@@ -1,0 +1,119 @@
+"""The configuration contract: where the backend, the auth issuer and the credentials are.
+
+Every value is read from the environment when asked for (never cached at import), so tests and
+users can point llm-codex elsewhere by setting a variable:
+
+- ``LLM_CODEX_BASE_URL``: backend base, default ``https://chatgpt.com/backend-api/codex``;
+  the usage endpoint is derived by replacing the final ``/codex`` with ``/wham/usage``.
+- ``LLM_CODEX_AUTH_URL``: auth issuer, default ``https://auth.openai.com``.
+- ``CODEX_HOME``: where an existing Codex CLI login (``auth.json``) is found, default ``~/.codex``.
+- ``LLM_USER_PATH``: llm's own user directory; our files live in its ``llm-codex`` folder.
+- ``LLM_CODEX_CLIENT_VERSION``: the Codex version claimed to the catalog endpoint.
+
+This module does not import ``llm``: it computes ``llm.user_dir()`` the same way llm does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "CLIENT_ID",
+    "DEFAULT_AUTH_URL",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CLIENT_VERSION",
+    "ORIGINATOR",
+    "auth_base_url",
+    "backend_base_url",
+    "client_version",
+    "codex_cli_auth_path",
+    "codex_home",
+    "llm_user_dir",
+    "models_cache_path",
+    "own_auth_path",
+    "ratelimit_state_path",
+    "state_dir",
+    "usage_url",
+]
+
+DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
+DEFAULT_AUTH_URL = "https://auth.openai.com"
+#: The Codex CLI's public OAuth client (auth.md §2).
+CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
+#: A recent real Codex CLI version; the catalog hides models newer than the claimed version.
+DEFAULT_CLIENT_VERSION = "0.169.0"
+#: Our honest ``originator`` header value. Never a Codex CLI value.
+ORIGINATOR = "llm-codex"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def backend_base_url() -> str:
+    """The backend base URL without a trailing slash, e.g. ``https://chatgpt.com/backend-api/codex``."""
+    return (_env("LLM_CODEX_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def usage_url() -> str:
+    """The usage endpoint: the backend base with its final ``/codex`` replaced by ``/wham/usage``.
+
+    A base that does not end in ``/codex`` gets ``/wham/usage`` appended.
+    """
+    base = backend_base_url()
+    if base.endswith("/codex"):
+        base = base[: -len("/codex")]
+    return base + "/wham/usage"
+
+
+def auth_base_url() -> str:
+    """The auth issuer without a trailing slash, e.g. ``https://auth.openai.com``."""
+    return (_env("LLM_CODEX_AUTH_URL") or DEFAULT_AUTH_URL).rstrip("/")
+
+
+def client_version() -> str:
+    """The Codex CLI version sent as ``client_version`` to the catalog endpoint."""
+    return _env("LLM_CODEX_CLIENT_VERSION") or DEFAULT_CLIENT_VERSION
+
+
+def codex_home() -> Path:
+    """The Codex CLI's home (``$CODEX_HOME``, default ``~/.codex``). Never created by us."""
+    env = _env("CODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".codex"
+
+
+def codex_cli_auth_path() -> Path:
+    """The Codex CLI's credential file, ``$CODEX_HOME/auth.json``."""
+    return codex_home() / "auth.json"
+
+
+def llm_user_dir() -> Path:
+    """llm's user directory, computed exactly as ``llm.user_dir()`` does, without creating it."""
+    env = os.environ.get("LLM_USER_PATH")
+    if env:
+        return Path(env)
+    import click
+
+    return Path(click.get_app_dir("io.datasette.llm"))
+
+
+def state_dir() -> Path:
+    """Our own folder inside llm's user directory (created 0700 by whoever writes to it)."""
+    return llm_user_dir() / "llm-codex"
+
+
+def own_auth_path() -> Path:
+    """Our own credential file (same JSON shape as the Codex CLI's ``auth.json``)."""
+    return state_dir() / "auth.json"
+
+
+def models_cache_path() -> Path:
+    """The cached model catalog."""
+    return state_dir() / "models.json"
+
+
+def ratelimit_state_path() -> Path:
+    """The last passive rate-limit snapshot and warning bookkeeping."""
+    return state_dir() / "ratelimits.json"

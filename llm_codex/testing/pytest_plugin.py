@@ -1,0 +1,1 @@
+"""pytest fixtures for llm-codex (placeholder until the fake backend lands)."""
