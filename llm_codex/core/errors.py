@@ -106,8 +106,7 @@ class NotSignedIn(AuthError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            message
-            or f"Not signed in to ChatGPT: {SIGN_IN_HINT} (or sign in with the Codex CLI)."
+            message or f"Not signed in to ChatGPT: {SIGN_IN_HINT} (or sign in with the Codex CLI)."
         )
 
 
@@ -186,7 +185,9 @@ class UsageLimitReached(APIError):
         )
 
     @staticmethod
-    def describe(plan_type: str | None, resets_at: float | None, *, now: float | None = None) -> str:
+    def describe(
+        plan_type: str | None, resets_at: float | None, *, now: float | None = None
+    ) -> str:
         """``Usage limit reached on your ChatGPT plus plan; resets at 15:42, in 1 h 06 min.``"""
         plan = f" on your ChatGPT {plan_type} plan" if plan_type else " on your ChatGPT plan"
         if resets_at:
@@ -212,7 +213,9 @@ class CloudflareBlocked(APIError):
     )
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        super().__init__(message or self.DEFAULT_MESSAGE, status=kwargs.pop("status", 403), **kwargs)
+        super().__init__(
+            message or self.DEFAULT_MESSAGE, status=kwargs.pop("status", 403), **kwargs
+        )
 
 
 class Forbidden(APIError):

@@ -24,8 +24,12 @@ def version() -> str:
 
 @functools.cache
 def user_agent() -> str:
-    """``llm-codex/<version> (<os> <release>; <arch>)``, e.g. ``llm-codex/0.1.0 (Linux 6.8.0; x86_64)``."""
-    return f"{ORIGINATOR}/{version()} ({platform.system()} {platform.release()}; {platform.machine()})"
+    """``llm-codex/<version> (<os> <release>; <arch>)``.
+
+    For example ``llm-codex/0.1.0 (Linux 6.8.0; x86_64)``.
+    """
+    system, release, arch = platform.system(), platform.release(), platform.machine()
+    return f"{ORIGINATOR}/{version()} ({system} {release}; {arch})"
 
 
 def base_headers() -> dict[str, str]:
