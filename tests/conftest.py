@@ -1,0 +1,33 @@
+"""Test-suite wide isolation: no test can touch the user's real files or the real backend."""
+
+from __future__ import annotations
+
+import pytest
+
+_OUR_ENV = (
+    "LLM_CODEX_BASE_URL",
+    "LLM_CODEX_AUTH_URL",
+    "LLM_CODEX_CLIENT_VERSION",
+    "LLM_CODEX_SERVER_KEY",
+    "LLM_CODEX_USAGE_WARNING",
+    "LLM_CODEX_IDLE_TIMEOUT",
+    "LLM_RAISE_ERRORS",
+    "NO_COLOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch):
+    """Every test gets its own llm user dir and Codex home, and a backend URL that cannot answer.
+
+    Tests that need a backend use the ``codex_backend`` fixture, which points these variables at
+    the fake; anything else that tries the network fails at once on a closed local port instead
+    of reaching chatgpt.com.
+    """
+    for name in _OUR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("isolated")
+    monkeypatch.setenv("LLM_USER_PATH", str(home / "llm"))
+    monkeypatch.setenv("CODEX_HOME", str(home / "codex"))
+    monkeypatch.setenv("LLM_CODEX_BASE_URL", "http://127.0.0.1:9/backend-api/codex")
+    monkeypatch.setenv("LLM_CODEX_AUTH_URL", "http://127.0.0.1:9")
