@@ -1,0 +1,221 @@
+"""The ``-o`` options of each ``openai-codex/*`` model, built from its catalog entry.
+
+Only what the backend accepts for that model is offered, with the model's own values: a model
+without verbosity has no ``verbosity`` option, ``reasoning_effort`` lists only the model's
+levels, ``fast`` exists only where the catalog lists the ``priority`` tier. Sampling and length
+parameters (``temperature``, ``top_p``, ``max_output_tokens``, ...) are never offered: the
+backend rejects them. An unknown option is refused by pydantic (llm's options forbid extras)
+with one sentence that says so.
+
+Classes are generated once per capability tuple (:func:`functools.cache`), because llm rebuilds
+its model registry often (llm#1651).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal
+
+import llm
+from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+__all__ = ["REJECTED_PARAMETERS", "capabilities", "options_class"]
+
+#: Parameters people try that the Codex backend rejects (spec §3.2), named in the error.
+REJECTED_PARAMETERS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_output_tokens",
+        "max_completion_tokens",
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "metadata",
+        "truncation",
+        "json_object",
+    }
+)
+
+SUMMARY_VALUES = ("auto", "concise", "detailed", "none")
+VERBOSITY_VALUES = ("low", "medium", "high")
+DETAIL_VALUES = ("low", "high", "auto")
+
+
+def _sentence_list(values: tuple[str, ...]) -> str:
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def capabilities(model: Any) -> tuple[Any, ...]:
+    """The hashable capability tuple an Options class depends on (cache key)."""
+    modalities = tuple(getattr(model, "input_modalities", None) or ("text", "image"))
+    return (
+        tuple(getattr(model, "reasoning_levels", None) or ()),
+        getattr(model, "default_reasoning_level", None),
+        bool(getattr(model, "supports_reasoning_summaries", False)),
+        bool(getattr(model, "supports_verbosity", False)),
+        getattr(model, "default_verbosity", None),
+        tuple(getattr(model, "service_tiers", None) or ()),
+        "image" in modalities,
+        bool(getattr(model, "supports_image_detail_original", False)),
+        bool(getattr(model, "supports_parallel_tool_calls", False)),
+    )
+
+
+def options_class(model: Any) -> type[llm.Options]:
+    """The ``llm.Options`` subclass for ``model`` (a catalog ``ModelInfo``); cached."""
+    return _build(capabilities(model))
+
+
+class _CodexOptions(llm.Options):
+    """Base of every generated class: turns unknown options into one clear sentence."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = set(cls.model_fields)
+        errors: list[InitErrorDetails] = []
+        for name in data:
+            if name in known:
+                continue
+            offered = ", ".join(sorted(known)) or "none"
+            why = (
+                "the Codex backend rejects it"
+                if name in REJECTED_PARAMETERS
+                else "this model has no such option"
+            )
+            message = f"Option {name!r} is not supported: {why} (options here: {offered})."
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("codex_unsupported_option", message),
+                    loc=(name,),
+                    input=data[name],
+                )
+            )
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_conflicts(self) -> _CodexOptions:
+        fast = getattr(self, "fast", None)
+        tier = getattr(self, "service_tier", None)
+        if fast and tier not in (None, "priority"):
+            error = InitErrorDetails(
+                type=PydanticCustomError(
+                    "codex_option_conflict",
+                    "Option 'fast' asks for the priority tier, which conflicts with "
+                    "service_tier '{tier}'; set only one of them.",
+                    {"tier": str(tier)},
+                ),
+                loc=("fast",),
+                input=fast,
+            )
+            raise ValidationError.from_exception_data(type(self).__name__, [error])
+        return self
+
+
+@functools.cache
+def _build(caps: tuple[Any, ...]) -> type[llm.Options]:
+    (
+        levels,
+        default_level,
+        summaries,
+        verbosity,
+        default_verbosity,
+        tiers,
+        images,
+        detail_original,
+        parallel,
+    ) = caps
+    fields: dict[str, Any] = {}
+    if levels:
+        default = f" Default: {default_level}." if default_level in levels else ""
+        fields["reasoning_effort"] = (
+            Literal[levels] | None,  # type: ignore[valid-type]
+            Field(
+                default=None,
+                description=(
+                    "How much the model reasons before it answers: "
+                    f"{_sentence_list(levels)}.{default} More effort is slower and uses more "
+                    "of your plan's usage limits."
+                ),
+            ),
+        )
+    if summaries:
+        fields["reasoning_summary"] = (
+            Literal[SUMMARY_VALUES] | None,  # type: ignore[valid-type]
+            Field(
+                default=None,
+                description=(
+                    "Show a summary of the model's reasoning (printed on stderr): auto, "
+                    "concise, detailed or none. Default: auto; -R/--hide-reasoning requests "
+                    "none."
+                ),
+            ),
+        )
+    if verbosity:
+        default = f" Default: {default_verbosity}." if default_verbosity in VERBOSITY_VALUES else ""
+        fields["verbosity"] = (
+            Literal[VERBOSITY_VALUES] | None,  # type: ignore[valid-type]
+            Field(
+                default=None,
+                description=f"How long and detailed answers are: low, medium or high.{default}",
+            ),
+        )
+    if "priority" in tiers:
+        fields["fast"] = (
+            bool | None,
+            Field(
+                default=None,
+                description=(
+                    "Use the Fast (priority) service tier: quicker answers that use your "
+                    "plan's usage limits faster."
+                ),
+            ),
+        )
+    if tiers:
+        fields["service_tier"] = (
+            Literal[tiers] | None,  # type: ignore[valid-type]
+            Field(
+                default=None,
+                description=(
+                    f"Service tier for this request: {_sentence_list(tiers)}."
+                    + (" priority is Fast mode (same as -o fast 1)." if "priority" in tiers else "")
+                    + " Default: the standard tier."
+                ),
+            ),
+        )
+    if images:
+        values = (*DETAIL_VALUES, "original") if detail_original else DETAIL_VALUES
+        fields["image_detail"] = (
+            Literal[values] | None,  # type: ignore[valid-type]
+            Field(
+                default=None,
+                description=(
+                    f"Detail level for attached images: {_sentence_list(values)}. Default: auto."
+                ),
+            ),
+        )
+    if parallel:
+        fields["parallel_tool_calls"] = (
+            bool | None,
+            Field(
+                default=None,
+                description=(
+                    "Let the model call several tools in one turn. Default: true; set false "
+                    "for one call at a time."
+                ),
+            ),
+        )
+    return create_model("Options", __base__=_CodexOptions, **fields)

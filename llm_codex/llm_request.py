@@ -1,0 +1,249 @@
+"""From an llm prompt to a :class:`~llm_codex.core.types.CodexRequest`: the plugin's request side.
+
+This is the API the model classes (``llm_models``) call:
+
+- :data:`METADATA_KEY` — our ``provider_metadata`` namespace.
+- :func:`options_class` — the model's ``-o`` options (see :mod:`llm_codex.llm_options`).
+- :func:`build_codex_request` — validate and translate one prompt; raises
+  :class:`~llm_codex.core.errors.ConfigurationError` (one sentence) before anything is sent.
+- :func:`attachment_types_for`, :func:`server_side_tools_for` — model attributes.
+- :func:`server_item_events`, :func:`citations_text` — hosted-tool output (see
+  :mod:`llm_codex.llm_server_tools`).
+
+Request rules (spec §3, §13): options only as the catalog allows; reasoning effort defaults to
+the catalog's level; a reasoning summary ``auto`` is requested where the model supports it,
+unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defaults to the
+catalog's; function tools are sent with ``strict: false``; a schema becomes a strict
+``json_schema`` text format (:mod:`llm_codex.llm_schema`); ``session_id`` is stable per
+conversation (see :func:`session_id_for`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+import llm
+from llm.models import _partition_tools
+
+from llm_codex.core.errors import ConfigurationError
+from llm_codex.core.types import CodexRequest
+from llm_codex.llm_input import IMAGE_TYPES, METADATA_KEY, build_input
+from llm_codex.llm_options import options_class
+from llm_codex.llm_schema import text_format
+from llm_codex.llm_server_tools import (
+    ImageGeneration,
+    WebSearch,
+    citations_text,
+    server_item_events,
+    server_side_tools_for,
+)
+
+__all__ = [
+    "METADATA_KEY",
+    "attachment_types_for",
+    "build_codex_request",
+    "citations_text",
+    "options_class",
+    "server_item_events",
+    "server_side_tools_for",
+    "session_id_for",
+]
+
+#: Namespace for session ids derived from llm conversation ids (uuid5).
+_SESSION_NAMESPACE = uuid.UUID("6f0c1a52-3b8e-5d7a-9c41-2e8f5b1d7a30")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def attachment_types_for(model: Any) -> frozenset[str]:
+    """The attachment mime types ``model`` accepts: the four image types when it takes images."""
+    modalities = getattr(model, "input_modalities", None) or ("text", "image")
+    return frozenset(IMAGE_TYPES) if "image" in modalities else frozenset()
+
+
+def session_id_for(
+    conversation_id: str | None, *, instructions: str | None, first_input: Any
+) -> str:
+    """A UUID for ``session-id`` / ``prompt_cache_key``.
+
+    In a conversation: ``uuid5`` of the llm conversation id, the same for every turn. A one-off
+    prompt: a UUID built from a SHA-256 of the instructions and the first input item, so the same
+    prompt repeated hits the backend's prompt cache.
+    """
+    if conversation_id:
+        return str(uuid.uuid5(_SESSION_NAMESPACE, f"llm-conversation:{conversation_id}"))
+    digest = hashlib.sha256(
+        json.dumps([instructions, first_input], sort_keys=True, default=str).encode("utf-8")
+    ).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def _model_name(model: Any) -> str:
+    return f"openai-codex/{getattr(model, 'slug', 'model')}"
+
+
+def _option(prompt: llm.Prompt, name: str) -> Any:
+    value = getattr(prompt.options, name, None)
+    return getattr(value, "value", value)
+
+
+def _function_tool(tool: llm.Tool) -> dict[str, Any]:
+    if not _TOOL_NAME.match(tool.name or ""):
+        raise ConfigurationError(
+            f"The tool name {tool.name!r} cannot be sent to the Codex backend: names may use "
+            "only letters, digits, '_' and '-' (at most 64)."
+        )
+    parameters = tool.input_schema or {}
+    if not parameters:
+        parameters = {"type": "object", "properties": {}}
+    spec: dict[str, Any] = {
+        "type": "function",
+        "name": tool.name,
+        "parameters": parameters,
+        "strict": False,
+    }
+    if tool.description:
+        spec["description"] = tool.description
+    return spec
+
+
+def _tools(prompt: llm.Prompt, model: Any) -> list[dict[str, Any]]:
+    if not prompt.tools:
+        return []
+    try:
+        function_tools, server_tools = _partition_tools(prompt.model, prompt.tools)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    specs = [_function_tool(tool) for tool in function_tools]
+    for tool in server_tools:
+        if isinstance(tool, WebSearch):
+            types = tool.search_content_types or []
+            if "image" in types and getattr(model, "web_search_tool_type", None) != (
+                "text_and_image"
+            ):
+                raise ConfigurationError(
+                    f"{_model_name(model)} cannot search for images; use "
+                    'search_content_types ["text"].'
+                )
+        if isinstance(tool, ImageGeneration | WebSearch):
+            specs.append(tool.tool_spec(model))
+        else:
+            try:
+                spec = tool.tool_spec(prompt.model)
+            except TypeError as exc:
+                raise ConfigurationError(str(exc)) from exc
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+                raise ConfigurationError(
+                    'A raw server-side tool needs a spec object with a "type", e.g. '
+                    'ServerSideTool({"spec": {"type": "web_search"}}).'
+                )
+            specs.append(dict(spec))
+    names = [s.get("name") or s.get("type") for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigurationError(f"Two tools share the name {duplicates[0]!r}; rename one.")
+    return specs
+
+
+def _reasoning(prompt: llm.Prompt, model: Any) -> tuple[str | None, str | None]:
+    levels = tuple(getattr(model, "reasoning_levels", None) or ())
+    effort = _option(prompt, "reasoning_effort")
+    if effort is not None and effort not in levels:
+        raise ConfigurationError(
+            f"{_model_name(model)} does not support reasoning_effort {effort!r}; "
+            f"choose one of {', '.join(levels) or 'none'}."
+        )
+    if effort is None:
+        default = getattr(model, "default_reasoning_level", None)
+        effort = default if default in levels else None
+    summary: str | None = None
+    if getattr(model, "supports_reasoning_summaries", False) and not prompt.hide_reasoning:
+        chosen = _option(prompt, "reasoning_summary")
+        summary = "auto" if chosen is None else chosen
+        if summary == "none":
+            summary = None
+    return effort, summary
+
+
+def _service_tier(prompt: llm.Prompt, model: Any) -> str | None:
+    tiers = tuple(getattr(model, "service_tiers", None) or ())
+    tier = _option(prompt, "service_tier")
+    fast = _option(prompt, "fast")
+    if fast and tier not in (None, "priority"):
+        raise ConfigurationError(
+            f"Option 'fast' asks for the priority tier, which conflicts with service_tier "
+            f"{tier!r}; set only one of them."
+        )
+    if fast:
+        tier = "priority"
+    if tier is not None and tier not in tiers:
+        raise ConfigurationError(
+            f"{_model_name(model)} does not offer the {tier!r} service tier"
+            + (f"; it offers {', '.join(tiers)}." if tiers else ".")
+        )
+    return tier
+
+
+def build_codex_request(
+    prompt: llm.Prompt, *, model: Any, conversation_id: str | None
+) -> CodexRequest:
+    """Translate ``prompt`` for ``model`` (a catalog ``ModelInfo``) into a CodexRequest.
+
+    Raises ConfigurationError for a model that needs the unsupported Responses Lite form, an
+    option the model does not allow, an attachment that is not an accepted image (or too
+    large), a schema strict mode cannot express, or a tool the backend would refuse.
+    """
+    name = _model_name(model)
+    if getattr(model, "use_responses_lite", False):
+        raise ConfigurationError(
+            f"{name} needs the 'Responses Lite' request form, which llm-codex does not "
+            "support yet; choose another model."
+        )
+    effort, summary = _reasoning(prompt, model)
+    verbosity: str | None = None
+    if getattr(model, "supports_verbosity", False):
+        verbosity = _option(prompt, "verbosity") or getattr(model, "default_verbosity", None)
+        if verbosity not in (None, "low", "medium", "high"):
+            verbosity = None
+    service_tier = _service_tier(prompt, model)
+
+    allowed = attachment_types_for(model)
+    detail = _option(prompt, "image_detail")
+    if detail == "original" and not getattr(model, "supports_image_detail_original", False):
+        raise ConfigurationError(f"{name} does not support image_detail 'original'.")
+    instructions, items = build_input(
+        prompt.messages, image_detail=detail, allowed_images=allowed, model_name=name
+    )
+
+    if not items:
+        raise ConfigurationError("There is nothing to send: the prompt is empty.")
+    tools = _tools(prompt, model)
+    parallel = bool(getattr(model, "supports_parallel_tool_calls", False))
+    if _option(prompt, "parallel_tool_calls") is False:
+        parallel = False
+
+    schema_format = text_format(prompt.schema) if prompt.schema else None
+
+    session_id = session_id_for(
+        conversation_id, instructions=instructions, first_input=items[0] if items else None
+    )
+    levels = tuple(getattr(model, "reasoning_levels", None) or ())
+    return CodexRequest(
+        model=str(model.slug),
+        input=items,
+        instructions=instructions,
+        tools=tools,
+        tool_choice="auto",
+        parallel_tool_calls=parallel,
+        reasoning_effort=effort,
+        reasoning_summary=summary,
+        verbosity=verbosity,
+        text_format=schema_format,
+        service_tier=service_tier,
+        session_id=session_id,
+        include_encrypted_reasoning=bool(levels)
+        or bool(getattr(model, "supports_reasoning_summaries", False)),
+    )
