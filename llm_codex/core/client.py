@@ -1,0 +1,530 @@
+"""The Codex backend client: ``POST /responses`` as a stream of typed events, and GET helpers.
+
+:class:`CodexClient` and :class:`AsyncCodexClient` are twins that share every decision
+(:mod:`~llm_codex.core.request` builds the request, :mod:`~llm_codex.core.sse` and
+:mod:`~llm_codex.core.events` read the stream, :mod:`~llm_codex.core.retry` maps errors and
+decides retries); only the I/O differs.
+
+Behaviour (spec §2, §6, §8):
+
+- one pooled ``httpx2.Client`` per process (an ``httpx2.AsyncClient`` per event loop), created
+  on first use; a client passed as ``http=`` is used instead;
+- connection failures, timeouts and 5xx answers before the first event are retried, at most
+  ``max_attempts`` sends in all, waiting ``200 ms · 2^(n−1)`` ± 10 % or the ``Retry-After``;
+  503 "overloaded", 4xx and usage limits never are; nothing is retried once an event reached
+  the caller (a broken stream then raises with the ``partial`` result attached);
+- a 401 makes the credential provider re-read or refresh the login once, then the request is
+  resent once; a second 401 raises :class:`~llm_codex.core.errors.AuthenticationRequired`;
+- the idle timeout is the read timeout: no byte for ``idle_timeout`` seconds (default 300,
+  or ``LLM_CODEX_IDLE_TIMEOUT``) ends the attempt with
+  :class:`~llm_codex.core.errors.IdleTimeout`;
+- reading stops at ``response.completed``; the result carries the response id, usage, the
+  request id and the rate-limit snapshot parsed from the response headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from llm_codex import config
+from llm_codex.core import retry
+from llm_codex.core.errors import (
+    APIError,
+    CodexError,
+    ConnectionFailed,
+    IdleTimeout,
+)
+from llm_codex.core.events import StreamAssembler
+from llm_codex.core.request import (
+    build_body,
+    build_get_headers,
+    build_headers,
+    encode_body,
+)
+from llm_codex.core.retry import Attempts, map_http_error, request_ids
+from llm_codex.core.sse import SSEDecoder, Utf8Decoder
+from llm_codex.core.types import (
+    CodexRequest,
+    CodexResult,
+    Completed,
+    CredentialProvider,
+    Credentials,
+    StreamEvent,
+)
+
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "AsyncCodexClient",
+    "CodexClient",
+    "parse_rate_limits",
+    "shared_async_client",
+    "shared_client",
+]
+
+#: Seconds without a byte from the backend before a stream is given up (the CLI's 300 s).
+DEFAULT_IDLE_TIMEOUT = 300.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_GET_TIMEOUT = 5.0
+
+# -- pooled HTTP clients ------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_sync_client: httpx2.Client | None = None
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepare(client: httpx2.Client | httpx2.AsyncClient) -> None:
+    # Send what the Codex CLI sends: no Accept-Encoding (the backend streams plain SSE).
+    client.headers.pop("accept-encoding", None)
+
+
+def shared_client() -> httpx2.Client:
+    """The process-wide pooled client (created on first use, thread-safe)."""
+    global _sync_client
+    client = _sync_client
+    if client is not None and not client.is_closed:
+        return client
+    with _lock:
+        if _sync_client is None or _sync_client.is_closed:
+            _sync_client = httpx2.Client(follow_redirects=False)
+            _prepare(_sync_client)
+        return _sync_client
+
+
+def shared_async_client() -> httpx2.AsyncClient:
+    """The pooled async client of the running event loop (one per loop)."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        client = _async_clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx2.AsyncClient(follow_redirects=False)
+            _prepare(client)
+            _async_clients[loop] = client
+        return client
+
+
+# -- small shared helpers -----------------------------------------------------------------------
+
+
+def parse_rate_limits(headers: Mapping[str, str]) -> Any:
+    """The rate-limit snapshot of a response (``core.ratelimits.parse_headers``), or None.
+
+    Telemetry never breaks a turn: any failure to parse gives None.
+    """
+    try:
+        from llm_codex.core.ratelimits import parse_headers
+    except ImportError:  # pragma: no cover - ratelimits ships with the package
+        return None
+    try:
+        return parse_headers(headers)
+    except Exception:
+        return None
+
+
+def _env_idle_timeout() -> float:
+    value = os.environ.get("LLM_CODEX_IDLE_TIMEOUT", "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_IDLE_TIMEOUT
+    except ValueError:
+        return DEFAULT_IDLE_TIMEOUT
+    return seconds if seconds > 0 else DEFAULT_IDLE_TIMEOUT
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def _transport_error(
+    exc: Exception, *, url: str, idle_timeout: float, asm: StreamAssembler | None
+) -> CodexError:
+    """Our error for an httpx2 failure; ``asm`` is set once response headers arrived."""
+    if isinstance(exc, httpx2.ReadTimeout):
+        partial = asm.partial("incomplete") if asm is not None else None
+        return IdleTimeout(
+            f"The Codex backend sent nothing for {idle_timeout:g} s; gave up waiting.",
+            partial=partial,
+        )
+    if asm is not None:
+        err = asm.eof_error()
+        return err
+    if isinstance(exc, httpx2.TimeoutException):
+        why = "timed out"
+    else:
+        why = type(exc).__name__
+        detail = str(exc).strip()
+        if detail:
+            why = f"{why}: {detail}"
+    return ConnectionFailed(f"Could not reach the Codex backend at {_host(url)} ({why}).")
+
+
+def _stamp(err: CodexError, request_id: str | None, cf_ray: str | None) -> CodexError:
+    if err.request_id is None:
+        err.request_id = request_id
+    if err.cf_ray is None:
+        err.cf_ray = cf_ray
+    partial = getattr(err, "partial", None)
+    if isinstance(partial, CodexResult) and partial.request_id is None:
+        partial.request_id = request_id
+    return err
+
+
+def _start_assembler(req: CodexRequest, headers: Mapping[str, str]) -> StreamAssembler:
+    request_id, _ = request_ids(headers)
+    asm = StreamAssembler(model=headers.get("openai-model") or req.model, request_id=request_id)
+    asm.result.rate_limits = parse_rate_limits(headers)
+    return asm
+
+
+def _not_json(status: int, headers: Mapping[str, str]) -> APIError:
+    request_id, cf_ray = request_ids(headers)
+    return APIError(
+        f"The Codex backend answered HTTP {status} with a body that is not JSON.",
+        status=status,
+        request_id=request_id,
+        cf_ray=cf_ray,
+    )
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        *,
+        credentials: CredentialProvider,
+        base_url: str | None = None,
+        max_attempts: int = 3,
+        idle_timeout: float | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        self.credentials = credentials
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self.max_attempts = max(1, int(max_attempts))
+        self._idle_timeout = idle_timeout
+        self.connect_timeout = connect_timeout
+
+    @property
+    def base_url(self) -> str:
+        """The backend base URL (``config.backend_base_url()`` at call time unless given)."""
+        return self._base_url or config.backend_base_url()
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds without data before a stream is abandoned."""
+        return self._idle_timeout if self._idle_timeout is not None else _env_idle_timeout()
+
+    def _url(self, url: str) -> str:
+        if url.startswith(("http://", "https://")):
+            return url
+        return self.base_url + "/" + url.lstrip("/")
+
+    def _stream_timeout(self) -> httpx2.Timeout:
+        return httpx2.Timeout(self.idle_timeout, connect=self.connect_timeout)
+
+
+# -- sync ---------------------------------------------------------------------------------------
+
+
+class CodexClient(_ClientBase):
+    """Blocking client. ``stream(req)`` yields events and ends with :class:`Completed`."""
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialProvider,
+        base_url: str | None = None,
+        max_attempts: int = 3,
+        idle_timeout: float | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        http: httpx2.Client | None = None,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        super().__init__(
+            credentials=credentials,
+            base_url=base_url,
+            max_attempts=max_attempts,
+            idle_timeout=idle_timeout,
+            connect_timeout=connect_timeout,
+        )
+        self._http = http
+        self._sleep = sleep
+
+    @property
+    def http(self) -> httpx2.Client:
+        """The HTTP client in use (the shared pooled one unless one was given)."""
+        return self._http if self._http is not None else shared_client()
+
+    def _pause(self, seconds: float) -> None:
+        (self._sleep if self._sleep is not None else retry.sleep)(seconds)
+
+    def stream(self, req: CodexRequest) -> Iterator[StreamEvent]:
+        """Run one turn; yield its events as they arrive, :class:`Completed` last.
+
+        Raises :mod:`~llm_codex.core.errors` exceptions only.
+        """
+        body = build_body(req)
+        content = encode_body(body)
+        session_id = body["prompt_cache_key"]
+        url = self.base_url + "/responses"
+        timeout = self._stream_timeout()
+        http = self.http
+        creds = self.credentials.current()
+        attempts = Attempts(self.max_attempts)
+        while True:
+            attempts.begin()
+            headers = build_headers(creds, session_id=session_id, turn_state=attempts.turn_state)
+            asm: StreamAssembler | None = None
+            request_id = cf_ray = None
+            try:
+                with http.stream(
+                    "POST", url, content=content, headers=headers, timeout=timeout
+                ) as resp:
+                    attempts.note_headers(resp.headers)
+                    request_id, cf_ray = request_ids(resp.headers)
+                    status = resp.status_code
+                    if status >= 400:
+                        raw = resp.read()
+                        if attempts.use_refresh(status):
+                            creds = self.credentials.after_unauthorized(creds)
+                            continue
+                        raise map_http_error(status, resp.headers, raw)
+                    asm = _start_assembler(req, resp.headers)
+                    decode = Utf8Decoder().decode
+                    split = SSEDecoder().feed_text
+                    assemble = asm.feed_text
+                    for chunk in resp.iter_bytes():
+                        events = assemble(split(decode(chunk)))
+                        if events:
+                            attempts.yielded = True
+                            yield from events
+                        if asm.done:
+                            break
+                    if asm.error is not None:
+                        raise asm.error
+                    if not asm.done:
+                        raise asm.eof_error()
+                    return
+            except httpx2.HTTPError as exc:
+                err = _transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
+            except CodexError as exc:
+                err = exc
+            _stamp(err, request_id, cf_ray)
+            delay = attempts.delay_after(err)
+            if delay is None:
+                raise err
+            self._pause(delay)
+
+    def complete(self, req: CodexRequest) -> CodexResult:
+        """Run one turn to the end and return its result."""
+        for event in self.stream(req):
+            if isinstance(event, Completed):
+                return event.result
+        raise AssertionError("stream ended without Completed")  # pragma: no cover
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_GET_TIMEOUT,
+    ) -> tuple[Any, httpx2.Headers]:
+        """Authenticated ``GET`` of a JSON resource; returns ``(data, response headers)``.
+
+        ``url`` is absolute or relative to the backend base URL. Same 401 rule, error mapping
+        and retries as :meth:`stream`.
+        """
+        url = self._url(url)
+        http = self.http
+        creds = self.credentials.current()
+        attempts = Attempts(self.max_attempts)
+        while True:
+            attempts.begin()
+            request_id = cf_ray = None
+            try:
+                resp = http.get(
+                    url, params=params, headers=build_get_headers(creds), timeout=timeout
+                )
+                request_id, cf_ray = request_ids(resp.headers)
+                if resp.status_code >= 400:
+                    if attempts.use_refresh(resp.status_code):
+                        creds = self.credentials.after_unauthorized(creds)
+                        continue
+                    raise map_http_error(resp.status_code, resp.headers, resp.content)
+                try:
+                    return resp.json(), resp.headers
+                except ValueError:
+                    raise _not_json(resp.status_code, resp.headers) from None
+            except httpx2.HTTPError as exc:
+                err = _transport_error(exc, url=url, idle_timeout=timeout, asm=None)
+            except CodexError as exc:
+                err = exc
+            _stamp(err, request_id, cf_ray)
+            delay = attempts.delay_after(err)
+            if delay is None:
+                raise err
+            self._pause(delay)
+
+
+# -- async --------------------------------------------------------------------------------------
+
+
+class AsyncCodexClient(_ClientBase):
+    """The async twin of :class:`CodexClient` (same behaviour, awaitable I/O)."""
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialProvider,
+        base_url: str | None = None,
+        max_attempts: int = 3,
+        idle_timeout: float | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        http: httpx2.AsyncClient | None = None,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        super().__init__(
+            credentials=credentials,
+            base_url=base_url,
+            max_attempts=max_attempts,
+            idle_timeout=idle_timeout,
+            connect_timeout=connect_timeout,
+        )
+        self._http = http
+        self._sleep = sleep
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The HTTP client in use (the running loop's pooled one unless one was given)."""
+        return self._http if self._http is not None else shared_async_client()
+
+    async def _pause(self, seconds: float) -> None:
+        result = (self._sleep if self._sleep is not None else retry.asleep)(seconds)
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            await result
+
+    async def _refresh(self, creds: Credentials) -> Credentials:
+        return await self.credentials.aafter_unauthorized(creds)
+
+    async def stream(self, req: CodexRequest) -> AsyncIterator[StreamEvent]:
+        """Run one turn; yield its events as they arrive, :class:`Completed` last."""
+        body = build_body(req)
+        content = encode_body(body)
+        session_id = body["prompt_cache_key"]
+        url = self.base_url + "/responses"
+        timeout = self._stream_timeout()
+        http = self.http
+        creds = await self.credentials.acurrent()
+        attempts = Attempts(self.max_attempts)
+        while True:
+            attempts.begin()
+            headers = build_headers(creds, session_id=session_id, turn_state=attempts.turn_state)
+            asm: StreamAssembler | None = None
+            request_id = cf_ray = None
+            try:
+                async with http.stream(
+                    "POST", url, content=content, headers=headers, timeout=timeout
+                ) as resp:
+                    attempts.note_headers(resp.headers)
+                    request_id, cf_ray = request_ids(resp.headers)
+                    status = resp.status_code
+                    if status >= 400:
+                        raw = await resp.aread()
+                        if attempts.use_refresh(status):
+                            creds = await self._refresh(creds)
+                            continue
+                        raise map_http_error(status, resp.headers, raw)
+                    asm = _start_assembler(req, resp.headers)
+                    decode = Utf8Decoder().decode
+                    split = SSEDecoder().feed_text
+                    assemble = asm.feed_text
+                    async for chunk in resp.aiter_bytes():
+                        events = assemble(split(decode(chunk)))
+                        if events:
+                            attempts.yielded = True
+                            for event in events:
+                                yield event
+                        if asm.done:
+                            break
+                    if asm.error is not None:
+                        raise asm.error
+                    if not asm.done:
+                        raise asm.eof_error()
+                    return
+            except httpx2.HTTPError as exc:
+                err = _transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
+            except CodexError as exc:
+                err = exc
+            _stamp(err, request_id, cf_ray)
+            delay = attempts.delay_after(err)
+            if delay is None:
+                raise err
+            await self._pause(delay)
+
+    async def aclose(self) -> None:
+        """Close the running loop's pooled connections (e.g. on server shutdown).
+
+        A client passed as ``http=`` belongs to the caller and is left open; the next request
+        through the pool opens a fresh one.
+        """
+        if self._http is not None:
+            return
+        loop = asyncio.get_running_loop()
+        with _lock:
+            client = _async_clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    async def complete(self, req: CodexRequest) -> CodexResult:
+        """Run one turn to the end and return its result."""
+        async for event in self.stream(req):
+            if isinstance(event, Completed):
+                return event.result
+        raise AssertionError("stream ended without Completed")  # pragma: no cover
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_GET_TIMEOUT,
+    ) -> tuple[Any, httpx2.Headers]:
+        """Authenticated ``GET`` of a JSON resource; returns ``(data, response headers)``."""
+        url = self._url(url)
+        http = self.http
+        creds = await self.credentials.acurrent()
+        attempts = Attempts(self.max_attempts)
+        while True:
+            attempts.begin()
+            request_id = cf_ray = None
+            try:
+                resp = await http.get(
+                    url, params=params, headers=build_get_headers(creds), timeout=timeout
+                )
+                request_id, cf_ray = request_ids(resp.headers)
+                if resp.status_code >= 400:
+                    if attempts.use_refresh(resp.status_code):
+                        creds = await self._refresh(creds)
+                        continue
+                    raise map_http_error(resp.status_code, resp.headers, resp.content)
+                try:
+                    return resp.json(), resp.headers
+                except ValueError:
+                    raise _not_json(resp.status_code, resp.headers) from None
+            except httpx2.HTTPError as exc:
+                err = _transport_error(exc, url=url, idle_timeout=timeout, asm=None)
+            except CodexError as exc:
+                err = exc
+            _stamp(err, request_id, cf_ray)
+            delay = attempts.delay_after(err)
+            if delay is None:
+                raise err
+            await self._pause(delay)

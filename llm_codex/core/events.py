@@ -1,0 +1,475 @@
+"""From SSE ``data`` payloads to typed stream events and the final result (spec §6).
+
+:class:`StreamAssembler` is pure (no I/O) and shared by the sync and async clients. Feed it the
+payloads of one network read; it returns the events for that read and remembers what it needs
+for the result:
+
+- dispatch on the JSON ``type``; non-JSON payloads and unknown types are skipped;
+- output items come from ``response.output_item.done``, keyed by ``output_index``; the
+  ``output`` of ``response.completed`` is used only when no item arrived that way (§6.3);
+- text deltas of one output item that arrive in one read become ONE :class:`TextDelta`
+  (likewise reasoning and tool-argument deltas), so a fast stream costs one event per read;
+- ``response.completed`` ends the stream with :class:`Completed`; ``response.failed``,
+  ``response.incomplete`` and ``error`` end it with an exception in :attr:`error` (the events
+  of the same read are still returned first); EOF without any of them is
+  :class:`StreamClosedEarly` from :meth:`eof_error`. Every failure carries ``partial``: the
+  result so far, including the text of an unfinished message.
+
+Memory stays flat in the stream's length: raw events are never kept, only finished items and
+the text of the message still being written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from llm_codex.core.errors import (
+    CodexError,
+    ContextWindowExceeded,
+    IncompleteResponse,
+    QuotaExceeded,
+    ResponseFailed,
+    ServerOverloaded,
+    StreamClosedEarly,
+    StreamError,
+    UsageLimitReached,
+)
+from llm_codex.core.sse import parse_events
+from llm_codex.core.types import (
+    CodexResult,
+    Completed,
+    ItemAdded,
+    ItemDone,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolArgumentsDelta,
+    Usage,
+)
+
+__all__ = ["StreamAssembler", "map_failure"]
+
+_loads = json.loads
+
+# Compact (real backend) and spaced (Python json.dumps) spellings of a text delta's first key.
+_TEXT_DELTA_PREFIXES = (
+    '{"type":"response.output_text.delta"',
+    '{"type": "response.output_text.delta"',
+)
+
+# A text-delta data line as the backend writes it (compact JSON, ``type`` first).
+_TD_LINE = 'data: {"type":"response.output_text.delta",'
+_NL_TD_LINE = "\n" + _TD_LINE
+# The delta string of a text-delta event (a JSON string body, escapes kept); the plain form
+# stops at any quote, so a run whose deltas hold a backslash is re-read with the exact form.
+_DELTA_PLAIN = re.compile(r'"delta":"([^"]*)')
+_DELTA_STRING = re.compile(r'"delta":"([^"\\]*(?:\\.[^"\\]*)*)"')
+_OUTPUT_INDEX = re.compile(r'"output_index":(\d+)[,}]')
+
+_TEXT = "response.output_text.delta"
+_REASONING_SUMMARY = "response.reasoning_summary_text.delta"
+_REASONING_RAW = "response.reasoning_text.delta"
+_ARGS = "response.function_call_arguments.delta"
+
+# Events that end a run of coalesced deltas (they produce an event or end the stream).
+_STRUCTURAL = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+        "response.failed",
+        "response.incomplete",
+        "error",
+    }
+)
+
+# Kinds of coalesced deltas.
+_K_TEXT, _K_REASONING, _K_ARGS = 1, 2, 3
+
+_QUOTA_CODES = frozenset({"insufficient_quota", "usage_not_included"})
+_OVERLOADED_CODES = frozenset({"server_is_overloaded", "slow_down"})
+
+
+def _fast_text_delta(payload: str) -> tuple[int, str] | None:
+    """``(output_index, delta)`` of a plain text-delta payload, read without a JSON parse.
+
+    Only for payloads that start with a text-delta ``type`` and whose delta holds no escape;
+    anything unusual returns None and takes the JSON path. An unescaped ``"delta":`` cannot
+    occur inside a JSON string, so the first one is the event's own key.
+    """
+    i = payload.find('"delta":')
+    if i < 0:
+        return None
+    i += 8
+    if payload.startswith(" ", i):
+        i += 1
+    if not payload.startswith('"', i):
+        return None
+    j = payload.find('"', i + 1)
+    if j < 0:
+        return None
+    delta = payload[i + 1 : j]
+    if "\\" in delta:
+        return None
+    k = payload.find('"output_index":')
+    if k < 0:
+        return 0, delta
+    k += 15
+    end = payload.find(",", k)
+    if end < 0:
+        end = payload.find("}", k)
+    try:
+        return int(payload[k:end]), delta
+    except ValueError:
+        return None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError:
+    """The exception for a ``response.failed`` error object (spec §8.3).
+
+    ``context_length_exceeded`` → :class:`ContextWindowExceeded`; an error carrying
+    ``plan_type``/``resets_at`` (or code ``usage_limit_reached``) → :class:`UsageLimitReached`;
+    ``insufficient_quota``/``usage_not_included`` → :class:`QuotaExceeded`;
+    ``server_is_overloaded``/``slow_down`` → :class:`ServerOverloaded`; anything else →
+    :class:`ResponseFailed`. ``partial`` is attached to every one of them.
+    """
+    err = error if isinstance(error, dict) else {}
+    code = err.get("code") or err.get("type")
+    code = str(code) if code is not None else None
+    message = str(err.get("message") or "").strip()
+    exc: CodexError
+    if code == "context_length_exceeded":
+        exc = ContextWindowExceeded(
+            "The conversation is longer than this model's context window; "
+            "start a new conversation or shorten the input.",
+            code=code,
+            partial=partial,
+        )
+    elif (
+        err.get("plan_type") is not None
+        or err.get("resets_at") is not None
+        or code == "usage_limit_reached"
+    ):
+        resets_at = err.get("resets_at")
+        exc = UsageLimitReached(
+            plan_type=err.get("plan_type"),
+            resets_at=float(resets_at) if isinstance(resets_at, (int, float)) else None,
+            body=error,
+        )
+    elif code in _QUOTA_CODES:
+        exc = QuotaExceeded(
+            "Your ChatGPT plan does not include Codex usage, or its quota is spent"
+            + (f": {message}" if message else "."),
+            code=code,
+            body=error,
+        )
+    elif code in _OVERLOADED_CODES:
+        exc = ServerOverloaded(
+            "The Codex backend is overloaded; try again in a few minutes.", code=code, body=error
+        )
+    else:
+        label = f" ({code})" if code else ""
+        text = f": {message}" if message else "."
+        exc = ResponseFailed(f"The backend failed the response{label}{text}", code=code)
+    exc.partial = partial  # type: ignore[attr-defined]
+    return exc
+
+
+class StreamAssembler:
+    """Turns the payloads of one response stream into events and a :class:`CodexResult`.
+
+    Use: ``events = asm.feed(payloads)`` per network read; stop when :attr:`done` (the last
+    event was :class:`Completed`) or when :attr:`error` is set (raise it after delivering the
+    events); at EOF, raise :meth:`eof_error`.
+    """
+
+    __slots__ = ("_items", "_open_text", "done", "error", "result")
+
+    def __init__(self, *, model: str | None = None, request_id: str | None = None) -> None:
+        self.result = CodexResult(model=model, status="in_progress", request_id=request_id)
+        self._items: dict[int, dict[str, Any]] = {}
+        self._open_text: dict[int, list[str]] = {}
+        #: True once a terminal event arrived (success or failure); later payloads are ignored.
+        self.done = False
+        #: The exception that ended the stream (``response.failed`` / ``.incomplete`` / ``error``).
+        self.error: CodexError | None = None
+
+    # -- the hot path -------------------------------------------------------------------------
+
+    def feed_text(self, text: str) -> list[StreamEvent]:
+        """Events for the whole events in ``text`` (from :meth:`SSEDecoder.feed_text`).
+
+        A run of text deltas of one output item, the bulk of any long answer, is read with a
+        few C-level scans of the whole run instead of event by event; everything else (and
+        any run that is not plainly uniform) goes through :meth:`feed`.
+        """
+        if not text:
+            return []
+        first = text.find(_TD_LINE)
+        if first < 0 or (first and text[first - 1] != "\n"):
+            return self.feed(parse_events(text))
+        last = text.rfind(_TD_LINE)
+        start = text.rfind("\n\n", 0, first)
+        start = 0 if start < 0 else start + 2
+        end = text.find("\n\n", last)
+        end = len(text) if end < 0 else end + 1
+        run = self._uniform_text_run(text[start:end])
+        if run is None:
+            return self.feed(parse_events(text))
+        events = self.feed(parse_events(text[:start])) if start else []
+        if self.done:
+            return events
+        index, delta = run
+        if delta:
+            events.append(self._flush(_K_TEXT, (index, 0), [delta], None))
+        if end < len(text):
+            events.extend(self.feed(parse_events(text[end:])))
+        return events
+
+    def _uniform_text_run(self, run: str) -> tuple[int, str] | None:
+        """``(output_index, text)`` when ``run`` is only text deltas of one item, else None."""
+        n_text = run.count(_NL_TD_LINE) + run.startswith(_TD_LINE)
+        if run.count("\ndata") + run.startswith("data") != n_text:  # other data in the run
+            return None
+        deltas = _DELTA_PLAIN.findall(run)
+        if len(deltas) != n_text:
+            return None
+        match = _OUTPUT_INDEX.search(run)
+        if match is None:
+            return None
+        index = match.group(1)
+        same = run.count(f'"output_index":{index},')
+        if same != n_text:
+            same += run.count(f'"output_index":{index}}}')
+            if same != n_text:
+                return None
+        joined = "".join(deltas)
+        if "\\" in joined:
+            deltas = _DELTA_STRING.findall(run)
+            if len(deltas) != n_text:
+                return None
+            joined = "".join(deltas)
+            try:
+                joined = _loads('"' + joined + '"')
+            except ValueError:
+                return None
+        return int(index), joined
+
+    def feed(self, payloads: list[str]) -> list[StreamEvent]:
+        """Events for the payloads of one read, deltas coalesced per item, in stream order."""
+        events: list[StreamEvent] = []
+        if self.done:
+            return events
+        kind = 0  # kind of the pending coalesced delta (0: none)
+        key: tuple[int, int] = (0, 0)
+        parts: list[str] = []
+        item_id: str | None = None
+        for payload in payloads:
+            if payload.startswith(_TEXT_DELTA_PREFIXES):
+                fast = _fast_text_delta(payload)
+                if fast is not None:
+                    index, delta = fast
+                    if kind == _K_TEXT and key[0] == index:
+                        parts.append(delta)
+                    else:
+                        if kind:
+                            events.append(self._flush(kind, key, parts, item_id))
+                        kind, key, parts = _K_TEXT, (index, 0), [delta]
+                    continue
+            try:
+                event = _loads(payload)
+            except ValueError:
+                continue
+            if type(event) is not dict:
+                continue
+            etype = event.get("type")
+            if etype == _TEXT:
+                index = _int(event.get("output_index"))
+                delta = event.get("delta")
+                if not isinstance(delta, str):
+                    continue
+                if kind == _K_TEXT and key[0] == index:
+                    parts.append(delta)
+                else:
+                    if kind:
+                        events.append(self._flush(kind, key, parts, item_id))
+                    kind, key, parts = _K_TEXT, (index, 0), [delta]
+            elif etype == _REASONING_SUMMARY or etype == _REASONING_RAW:
+                delta = event.get("delta")
+                if not isinstance(delta, str):
+                    continue
+                sub = event.get("summary_index" if etype == _REASONING_SUMMARY else "content_index")
+                new_key = (_int(event.get("output_index")), _int(sub))
+                if kind == _K_REASONING and key == new_key:
+                    parts.append(delta)
+                else:
+                    if kind:
+                        events.append(self._flush(kind, key, parts, item_id))
+                    kind, key, parts = _K_REASONING, new_key, [delta]
+            elif etype == _ARGS:
+                delta = event.get("delta")
+                if not isinstance(delta, str):
+                    continue
+                index = _int(event.get("output_index"))
+                if kind == _K_ARGS and key[0] == index:
+                    parts.append(delta)
+                else:
+                    if kind:
+                        events.append(self._flush(kind, key, parts, item_id))
+                    kind, key, parts = _K_ARGS, (index, 0), [delta]
+                    item_id = event.get("item_id")
+            elif etype in _STRUCTURAL:
+                if kind:
+                    events.append(self._flush(kind, key, parts, item_id))
+                    kind = 0
+                produced = self._other(etype, event)
+                if produced is not None:
+                    events.append(produced)
+                if self.done:
+                    return events
+            elif etype == "response.created" or etype == "response.in_progress":
+                self._note_response(event.get("response"))
+        if kind:
+            events.append(self._flush(kind, key, parts, item_id))
+        return events
+
+    def _flush(
+        self, kind: int, key: tuple[int, int], parts: list[str], item_id: str | None
+    ) -> StreamEvent:
+        text = parts[0] if len(parts) == 1 else "".join(parts)
+        if kind == _K_TEXT:
+            open_text = self._open_text.get(key[0])
+            if open_text is None:
+                self._open_text[key[0]] = [text]
+            else:
+                open_text.append(text)
+            return TextDelta(text, key[0])
+        if kind == _K_REASONING:
+            return ReasoningDelta(text, key[0], key[1])
+        return ToolArgumentsDelta(text, key[0], item_id)
+
+    # -- everything else ----------------------------------------------------------------------
+
+    def _other(self, etype: Any, event: dict[str, Any]) -> StreamEvent | None:
+        """Handle a structural event; sets :attr:`done`/:attr:`error` for terminal ones."""
+        if etype == "response.output_item.done":
+            item = event.get("item")
+            if not isinstance(item, dict):
+                return None
+            index = _int(event.get("output_index"), len(self._items))
+            self._items[index] = item
+            self._open_text.pop(index, None)
+            return ItemDone(item, index)
+        if etype == "response.output_item.added":
+            item = event.get("item")
+            if not isinstance(item, dict):
+                return None
+            return ItemAdded(item, _int(event.get("output_index")))
+        if etype == "response.completed":
+            response = event.get("response")
+            response = response if isinstance(response, dict) else {}
+            self._note_response(response)
+            result = self.result
+            if self._items:
+                result.items = [self._items[i] for i in sorted(self._items)]
+            else:
+                output = response.get("output")
+                result.items = [i for i in output if isinstance(i, dict)] if output else []
+            result.usage = Usage.from_json(response.get("usage"))
+            result.status = str(response.get("status") or "completed")
+            self._open_text.clear()
+            self.done = True
+            return Completed(result)
+        if etype == "response.failed":
+            response = event.get("response")
+            response = response if isinstance(response, dict) else {}
+            self._note_response(response)
+            self.done = True
+            self.error = map_failure(response.get("error"), partial=self.partial("failed"))
+            return None
+        if etype == "response.incomplete":
+            response = event.get("response")
+            response = response if isinstance(response, dict) else {}
+            self._note_response(response)
+            details = response.get("incomplete_details")
+            reason = details.get("reason") if isinstance(details, dict) else None
+            reason = str(reason) if reason else "unknown"
+            partial = self.partial("incomplete")
+            partial.incomplete_reason = reason
+            partial.usage = Usage.from_json(response.get("usage"))
+            self.done = True
+            self.error = IncompleteResponse(
+                f"The response was cut short by the backend ({reason}).",
+                reason=reason,
+                partial=partial,
+            )
+            return None
+        if etype == "error":
+            self.done = True
+            self.error = self._stream_error(event)
+            return None
+        return None
+
+    def _note_response(self, response: Any) -> None:
+        if not isinstance(response, dict):
+            return
+        if response.get("id"):
+            self.result.response_id = str(response["id"])
+        if response.get("model"):
+            self.result.model = str(response["model"])
+
+    def _stream_error(self, event: dict[str, Any]) -> CodexError:
+        inner = event.get("error")
+        err = inner if isinstance(inner, dict) else event
+        code = err.get("code") or err.get("type")
+        if code == "error":
+            code = None
+        message = str(err.get("message") or "").strip()
+        if code in ("context_length_exceeded", "usage_limit_reached") or err.get("resets_at"):
+            return map_failure(err, partial=self.partial("failed"))
+        label = f" ({code})" if code else ""
+        text = f": {message}" if message else "."
+        return StreamError(
+            f"The backend reported an error{label}{text}", partial=self.partial("failed")
+        )
+
+    # -- results for failures -----------------------------------------------------------------
+
+    def partial(self, status: str = "incomplete") -> CodexResult:
+        """The result so far: finished items plus the text of unfinished messages."""
+        items = dict(self._items)
+        for index, texts in self._open_text.items():
+            if index not in items:
+                items[index] = {
+                    "type": "message",
+                    "role": "assistant",
+                    "status": "incomplete",
+                    "content": [{"type": "output_text", "text": "".join(texts)}],
+                }
+        r = self.result
+        return CodexResult(
+            response_id=r.response_id,
+            model=r.model,
+            status=status,
+            items=[items[i] for i in sorted(items)],
+            usage=r.usage,
+            rate_limits=r.rate_limits,
+            request_id=r.request_id,
+        )
+
+    def eof_error(self) -> StreamClosedEarly:
+        """The error for a stream that ended without a terminal event."""
+        self.done = True
+        return StreamClosedEarly(
+            "The connection to the Codex backend closed before the response was complete.",
+            partial=self.partial("incomplete"),
+        )

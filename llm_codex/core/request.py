@@ -1,0 +1,170 @@
+"""The request we send to ``POST /responses``: body from an allow-list, and the headers.
+
+Only the fields of spec §3 can ever leave this module: ``build_body`` copies named fields of a
+:class:`~llm_codex.core.types.CodexRequest` into a fresh dict, so an option the backend rejects
+(``temperature``, ``max_output_tokens`` …) has no way in. Input items are copied with their
+top-level ``id`` removed (``store`` is false, so replayed server ids fail with 404) and any
+``role: "system"`` message is sent as a ``developer`` message (system items are rejected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from llm_codex.core import identity
+from llm_codex.core.types import CodexRequest, Credentials
+
+__all__ = [
+    "ALLOWED_BODY_KEYS",
+    "DEFAULT_INSTRUCTIONS",
+    "ENCRYPTED_REASONING",
+    "build_body",
+    "build_get_headers",
+    "build_headers",
+    "clean_input",
+    "encode_body",
+    "session_id_for",
+]
+
+#: Sent as ``instructions`` when the caller has no system prompt (the backend requires one).
+DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
+#: The ``include`` value that makes reasoning items carry ``encrypted_content`` for replay.
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+#: Every key :func:`build_body` may produce (spec §3 and §13.1).
+ALLOWED_BODY_KEYS = frozenset(
+    {
+        "model",
+        "instructions",
+        "stream",
+        "input",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning",
+        "store",
+        "include",
+        "prompt_cache_key",
+        "text",
+        "service_tier",
+    }
+)
+
+
+def clean_input(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ``items`` without a top-level ``id``, with ``system`` messages as ``developer``.
+
+    The caller's dicts are never modified; nested values are shared, not copied.
+    """
+    cleaned: list[dict[str, Any]] = []
+    for item in items:
+        copy = {k: v for k, v in item.items() if k != "id"}
+        if copy.get("role") == "system":
+            copy["role"] = "developer"
+        cleaned.append(copy)
+    return cleaned
+
+
+def session_id_for(req: CodexRequest) -> str:
+    """The conversation id: ``req.session_id``, else a stable UUID derived from the prompt.
+
+    Without a conversation id, hashing the instructions and the first user message gives the
+    same ``prompt_cache_key`` to repeated one-off prompts, so they still hit the prompt cache
+    (spec §13.1).
+    """
+    if req.session_id:
+        return req.session_id
+    first_user: Any = None
+    for item in req.input:
+        if item.get("role") == "user":
+            first_user = item.get("content")
+            break
+    seed = json.dumps([req.model, req.instructions, first_user], sort_keys=True, default=str)
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()[:16]
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def build_body(req: CodexRequest) -> dict[str, Any]:
+    """The JSON body for ``POST /responses``, built from an allow-list (spec §3, §13.1).
+
+    Always: ``model``, a non-empty ``instructions``, ``stream: true``, ``input`` (cleaned by
+    :func:`clean_input`), ``tools`` (possibly empty), ``tool_choice``, ``parallel_tool_calls``,
+    ``store: false`` and ``prompt_cache_key``. Only when set: ``reasoning`` (with only the keys
+    that are set), ``include`` (encrypted reasoning, when reasoning is sent or
+    ``include_encrypted_reasoning`` is true), ``text`` (``verbosity`` and/or ``format``) and
+    ``service_tier``.
+    """
+    instructions = req.instructions if req.instructions and req.instructions.strip() else None
+    body: dict[str, Any] = {
+        "model": req.model,
+        "instructions": instructions or DEFAULT_INSTRUCTIONS,
+        "stream": True,
+        "input": clean_input(req.input),
+        "tools": list(req.tools),
+        "tool_choice": req.tool_choice,
+        "parallel_tool_calls": bool(req.parallel_tool_calls),
+    }
+    reasoning: dict[str, Any] = {}
+    if req.reasoning_effort is not None:
+        reasoning["effort"] = req.reasoning_effort
+    if req.reasoning_summary is not None:
+        reasoning["summary"] = req.reasoning_summary
+    if reasoning:
+        body["reasoning"] = reasoning
+    body["store"] = False
+    if reasoning or req.include_encrypted_reasoning:
+        body["include"] = [ENCRYPTED_REASONING]
+    body["prompt_cache_key"] = session_id_for(req)
+    text: dict[str, Any] = {}
+    if req.verbosity is not None:
+        text["verbosity"] = req.verbosity
+    if req.text_format is not None:
+        text["format"] = req.text_format
+    if text:
+        body["text"] = text
+    if req.service_tier is not None:
+        body["service_tier"] = req.service_tier
+    return body
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as the body is sent on the wire."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _auth_headers(creds: Credentials) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {creds.access_token}"}
+    if creds.account_id:
+        headers["chatgpt-account-id"] = creds.account_id
+    headers.update(identity.base_headers())
+    return headers
+
+
+def build_headers(
+    creds: Credentials, *, session_id: str, turn_state: str | None = None
+) -> dict[str, str]:
+    """Headers for ``POST /responses`` (spec §2.1, §13.2), and nothing else.
+
+    ``Authorization``, ``chatgpt-account-id`` (when known), ``originator`` and ``User-Agent``
+    (our own identity), ``Accept: text/event-stream``, ``Content-Type: application/json``, and
+    the conversation id as ``session-id``, ``thread-id`` and ``x-client-request-id``.
+    ``x-codex-turn-state`` is echoed when the server sent one earlier in the same turn.
+    """
+    headers = _auth_headers(creds)
+    headers["Accept"] = "text/event-stream"
+    headers["Content-Type"] = "application/json"
+    headers["session-id"] = session_id
+    headers["thread-id"] = session_id
+    headers["x-client-request-id"] = session_id
+    if turn_state:
+        headers["x-codex-turn-state"] = turn_state
+    return headers
+
+
+def build_get_headers(creds: Credentials) -> dict[str, str]:
+    """Headers for authenticated ``GET`` requests (catalog, usage; spec §2.2, §2.3)."""
+    headers = _auth_headers(creds)
+    headers["Accept"] = "*/*"
+    return headers

@@ -1,0 +1,375 @@
+"""What a failed attempt means: HTTP error mapping and the retry policy (spec §7, §8).
+
+Pure functions shared by the sync and async clients:
+
+- :func:`map_http_error` turns a status, headers and body into one
+  :mod:`~llm_codex.core.errors` exception, reading both the ``{"detail": …}`` and the
+  ``{"error": {…}}`` body shapes;
+- :func:`is_retryable` says whether an attempt may be repeated (connection failures, timeouts
+  before the first event and 5xx other than "overloaded"; never 4xx or usage limits);
+- :func:`backoff_delay` is the delay before attempt *n+1*: ``200 ms · 2^(n−1)`` ± 10 %, or the
+  server's ``Retry-After`` (seconds or an HTTP date) when it sent one, capped.
+
+Error messages are one sentence; they never contain a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from llm_codex.core.errors import (
+    APIError,
+    AuthenticationRequired,
+    BadRequest,
+    CloudflareBlocked,
+    CodexError,
+    ConnectionFailed,
+    Forbidden,
+    IdleTimeout,
+    ModelNotSupported,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+    ServerOverloaded,
+    StreamClosedEarly,
+    UsageLimitReached,
+)
+
+__all__ = [
+    "BASE_DELAY",
+    "MAX_RETRY_AFTER",
+    "RATE_LIMIT_RETRY_AFTER",
+    "Attempts",
+    "asleep",
+    "backoff_delay",
+    "is_retryable",
+    "map_http_error",
+    "parse_retry_after",
+    "request_ids",
+    "sleep",
+]
+
+#: First backoff delay in seconds (the Codex CLI's 200 ms).
+BASE_DELAY = 0.2
+#: The longest ``Retry-After`` we wait for before a retry of a 5xx.
+MAX_RETRY_AFTER = 60.0
+#: A plain 429 is retried once only when its ``Retry-After`` is at most this many seconds.
+RATE_LIMIT_RETRY_AFTER = 30.0
+#: Longest body excerpt quoted in an error message.
+_MAX_DETAIL = 500
+
+_QUOTA_CODES = frozenset({"usage_not_included", "insufficient_quota"})
+_OVERLOADED_CODES = frozenset({"server_is_overloaded", "slow_down"})
+_SIGN_IN_AGAIN = "sign in again with 'llm codex login'"
+
+#: Blocking sleep used between attempts; tests may replace it (``retry.sleep = …``).
+sleep = time.sleep
+#: Async sleep used between attempts by the async client; tests may replace it.
+asleep = asyncio.sleep
+
+
+class Attempts:
+    """Bookkeeping of one request's attempts: the decisions both clients share.
+
+    ``attempt`` counts sends that used the retry budget (the resend after a 401 does not);
+    ``refreshed`` records that the one refresh after a 401 was spent; ``yielded`` that an event
+    reached the caller, after which nothing is retried; ``turn_state`` is the
+    ``x-codex-turn-state`` to echo on further requests of the same turn.
+    """
+
+    __slots__ = (
+        "attempt",
+        "max_attempts",
+        "rate_limit_waited",
+        "refreshed",
+        "turn_state",
+        "yielded",
+    )
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max(1, int(max_attempts))
+        self.attempt = 0
+        self.refreshed = False
+        self.yielded = False
+        self.turn_state: str | None = None
+        self.rate_limit_waited = False
+
+    def begin(self) -> None:
+        """A new send is about to happen."""
+        self.attempt += 1
+
+    def use_refresh(self, status: int) -> bool:
+        """True exactly once for a 401: refresh the credentials and resend (not counted)."""
+        if status != 401 or self.refreshed:
+            return False
+        self.refreshed = True
+        self.attempt -= 1
+        return True
+
+    def note_headers(self, headers: Mapping[str, str]) -> None:
+        """Remember ``x-codex-turn-state`` for the rest of the turn."""
+        state = headers.get("x-codex-turn-state")
+        if state:
+            self.turn_state = state
+
+    def delay_after(self, error: BaseException) -> float | None:
+        """Seconds to wait before retrying after ``error``, or None to raise it."""
+        if self.yielded or self.attempt >= self.max_attempts or not is_retryable(error):
+            return None
+        if isinstance(error, RateLimited):
+            if self.rate_limit_waited:
+                return None
+            self.rate_limit_waited = True
+        retry_after = error.retry_after if isinstance(error, APIError) else None
+        return backoff_delay(self.attempt, retry_after=retry_after)
+
+
+def backoff_delay(attempt: int, *, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+    ``Retry-After`` wins when given (capped at :data:`MAX_RETRY_AFTER`); otherwise
+    ``200 ms · 2^(attempt−1)`` with ±10 % jitter.
+    """
+    if retry_after is not None:
+        return max(0.0, min(retry_after, MAX_RETRY_AFTER))
+    return BASE_DELAY * (2 ** max(attempt - 1, 0)) * random.uniform(0.9, 1.1)  # noqa: S311
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def request_ids(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """``(request_id, cf_ray)`` from response headers, for support output."""
+    request_id = headers.get("x-request-id") or headers.get("x-oai-request-id")
+    return request_id, headers.get("cf-ray")
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether an attempt that failed with ``error`` (before any event) may be repeated."""
+    if isinstance(error, ServerOverloaded):
+        return False
+    if isinstance(error, (ServerError, ConnectionFailed, StreamClosedEarly, IdleTimeout)):
+        return True
+    if isinstance(error, RateLimited):
+        return error.retry_after is not None and error.retry_after <= RATE_LIMIT_RETRY_AFTER
+    return False
+
+
+# -- body parsing -------------------------------------------------------------------------------
+
+
+def _parse_body(body: bytes | str | None) -> tuple[Any, str]:
+    """``(json or None, text)`` of an error body."""
+    if body is None:
+        return None, ""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text), text
+    except ValueError:
+        return None, text
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def _error_fields(data: Any, text: str) -> tuple[str | None, str | None, dict[str, Any]]:
+    """``(code, detail, error_object)`` from either body shape."""
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            code = err.get("code") or err.get("type")
+            message = err.get("message") or data.get("detail")
+            return (str(code) if code else None), (_stringify(message) if message else None), err
+        if isinstance(err, str):
+            return None, err, {}
+        detail = data.get("detail")
+        if detail is not None:
+            code = data.get("code")
+            return (str(code) if code else None), _stringify(detail), {}
+        message = data.get("message")
+        if message:
+            code = data.get("code") or data.get("type")
+            return (str(code) if code else None), _stringify(message), data
+    return None, (_short(text) if text.strip() else None), {}
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, str):
+        return _short(value)
+    return _short(json.dumps(value, ensure_ascii=False))
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _reset_from_headers(headers: Mapping[str, str]) -> float | None:
+    """The reset time of the exhausted window from ``x-<family>-*-reset-at`` headers.
+
+    The family is ``x-codex-active-limit`` (default ``codex``); of its windows, the one with
+    the highest used percentage wins (the later reset on a tie).
+    """
+    family = (headers.get("x-codex-active-limit") or "codex").strip().lower().replace("_", "-")
+    best: tuple[float, float] | None = None
+    for window in ("primary", "secondary"):
+        prefix = f"x-{family}-{window}-"
+        reset = _header_float(headers, prefix + "reset-at")
+        if reset is None:
+            after = _header_float(headers, prefix + "reset-after-seconds")
+            reset = time.time() + after if after is not None else None
+        if reset is None:
+            continue
+        used = _header_float(headers, prefix + "used-percent") or 0.0
+        if best is None or (used, reset) > best:
+            best = (used, reset)
+    return best[1] if best else None
+
+
+def _decode_error_json_header(value: str | None) -> dict[str, Any]:
+    """The base64 JSON of an ``x-error-json`` header (403 answers), or {}."""
+    if not value:
+        return {}
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        data = json.loads(base64.b64decode(padded, altchars=b"-_" if "-" in value else None))
+    except (ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# -- the mapping --------------------------------------------------------------------------------
+
+
+def map_http_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    *,
+    now: float | None = None,
+) -> CodexError:
+    """The exception for an HTTP error answer (spec §3.2, §7, §8.3).
+
+    400/422 → :class:`BadRequest` with the backend's ``detail`` verbatim (``ModelNotSupported``
+    for "model is not supported"); 401 → :class:`AuthenticationRequired`; 403 →
+    :class:`CloudflareBlocked` for an HTML challenge, else :class:`Forbidden`; 404 →
+    :class:`NotFound`; 429 → :class:`UsageLimitReached`, :class:`QuotaExceeded` or
+    :class:`RateLimited`; 503 overloaded → :class:`ServerOverloaded`; other 5xx →
+    :class:`ServerError`; anything else → :class:`APIError`.
+    """
+    data, text = _parse_body(body)
+    code, detail, err = _error_fields(data, text)
+    request_id, cf_ray = request_ids(headers)
+    retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+    common: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "body": data if data is not None else (_short(text) if text else None),
+        "request_id": request_id,
+        "cf_ray": cf_ray,
+        "retry_after": retry_after,
+    }
+    shown = detail or f"HTTP {status}"
+    suffix = f": {detail}" if detail else "."
+    content_type = (headers.get("content-type") or "").lower()
+
+    if status in (400, 422):
+        lowered = shown.lower()
+        if "model is not supported" in lowered or (
+            "model" in lowered and "not supported" in lowered
+        ):
+            return ModelNotSupported(f"The backend rejected the model: {shown}", **common)
+        return BadRequest(f"The backend rejected the request: {shown}", **common)
+    if status == 401:
+        return AuthenticationRequired(
+            f"ChatGPT rejected the login (HTTP 401); {_SIGN_IN_AGAIN}.",
+            status=status,
+            request_id=request_id,
+            cf_ray=cf_ray,
+        )
+    if status == 403:
+        challenge = (headers.get("cf-mitigated") or "").lower() == "challenge"
+        if challenge or "text/html" in content_type:
+            common.pop("status")
+            common["body"] = None  # an HTML page is noise in an error
+            common["detail"] = None
+            return CloudflareBlocked(**common)
+        extra = _decode_error_json_header(headers.get("x-error-json"))
+        inner = extra.get("error") if isinstance(extra.get("error"), dict) else extra
+        if not code and inner.get("code"):
+            common["code"] = str(inner["code"])
+        reason = (
+            detail
+            or inner.get("message")
+            or headers.get("x-openai-authorization-error")
+            or common["code"]
+            or "no reason given"
+        )
+        return Forbidden(
+            f"The backend refused the request (HTTP 403): {_stringify(reason)}", **common
+        )
+    if status == 404:
+        return NotFound(f"The backend answered 404 Not Found{suffix}", **common)
+    if status == 429:
+        kind = code or ""
+        if kind == "usage_limit_reached" or err.get("type") == "usage_limit_reached":
+            resets_at: float | None = None
+            raw = err.get("resets_at")
+            if isinstance(raw, (int, float)):
+                resets_at = float(raw)
+            elif isinstance(err.get("resets_in_seconds"), (int, float)):
+                resets_at = (time.time() if now is None else now) + err["resets_in_seconds"]
+            else:
+                resets_at = _reset_from_headers(headers)
+            plan = err.get("plan_type") or headers.get("x-codex-plan-type")
+            common.pop("code")
+            return UsageLimitReached(plan_type=plan, resets_at=resets_at, now=now, **common)
+        if kind in _QUOTA_CODES or err.get("type") in _QUOTA_CODES:
+            return QuotaExceeded(
+                "Your ChatGPT plan does not include Codex usage, or its quota is spent "
+                f"(HTTP 429: {shown}).",
+                **common,
+            )
+        wait = f"; the backend asks to wait {retry_after:.0f} s" if retry_after else ""
+        return RateLimited(f"Too many requests to the Codex backend{wait} ({shown}).", **common)
+    if status >= 500:
+        lowered = (code or "") + " " + (detail or "")
+        if status == 503 and any(c in lowered for c in _OVERLOADED_CODES):
+            return ServerOverloaded(
+                "The Codex backend is overloaded; try again in a few minutes.", **common
+            )
+        return ServerError(f"The Codex backend failed (HTTP {status}){suffix}", **common)
+    return APIError(f"The Codex backend answered HTTP {status}{suffix}", **common)

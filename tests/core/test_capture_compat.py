@@ -1,0 +1,101 @@
+"""Our turn request is a subset-compatible variant of what Codex CLI 0.169.0 sent (capture #2),
+and the client works end to end with the real credential manager."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from llm_codex.core.client import CodexClient
+from llm_codex.core.request import build_body
+
+from .helpers import creds_from, drive, user_request
+
+# A verbatim copy of spec/captures/codex-cli-0.169.0-exec.json (secrets already replaced).
+CAPTURE = Path(__file__).resolve().parent / "data" / "codex-cli-0.169.0-exec.json"
+
+# Headers the CLI sent that we deliberately omit (spec §2.1 "Our client" column).
+OMITTED = {"x-codex-beta-features", "x-codex-window-id", "x-codex-turn-metadata"}
+# Transport headers added by the HTTP layer on either side.
+TRANSPORT = {"host", "content-length", "connection"}
+
+
+def _capture() -> list[dict]:
+    return json.loads(CAPTURE.read_text(encoding="utf-8"))
+
+
+def test_turn_request_is_a_subset_compatible_variant_of_the_cli(codex_backend, provider, mode):
+    """Same header names minus the omitted ones, our own identity, body keys within the CLI's."""
+    cli = _capture()[2]
+    assert cli["path"].endswith("/responses")
+    drive(
+        mode,
+        user_request(reasoning_effort="medium", reasoning_summary="auto", verbosity="medium"),
+        credentials=provider,
+    )
+    (ours,) = codex_backend.requests_to("/responses")
+
+    cli_names = set(cli["headers"]) - OMITTED - TRANSPORT
+    our_names = set(ours.headers) - TRANSPORT
+    assert our_names == cli_names
+    assert ours.headers["originator"] == "llm-codex" != cli["headers"]["originator"]
+    assert ours.headers["user-agent"].startswith("llm-codex/")
+    for name in ("accept", "content-type"):
+        assert ours.headers[name] == cli["headers"][name]
+
+    assert set(ours.body) <= set(cli["body"]) | {"instructions", "service_tier"}
+    for key in (
+        "stream",
+        "store",
+        "include",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning",
+        "text",
+    ):
+        assert ours.body[key] == cli["body"][key], key
+    assert ours.body["prompt_cache_key"] == ours.headers["session-id"]
+    assert all("id" not in item for item in ours.body["input"])
+    assert any("id" in item for item in cli["body"]["input"])  # the CLI's ids we do not copy
+
+
+def test_body_field_order_follows_the_capture():
+    """Fields we share with the CLI come in the CLI's order (instructions right after model)."""
+    cli_order = [k for k in _capture()[2]["body"] if k != "client_metadata"]
+    body = build_body(
+        user_request(reasoning_effort="medium", reasoning_summary="auto", verbosity="medium")
+    )
+    ours = [k for k in body if k != "instructions"]
+    assert ours == cli_order
+
+
+def test_catalog_request_headers_match_the_cli(codex_backend, provider):
+    """GET /models carries the CLI's header names (capture #1) with our identity."""
+    cli = _capture()[1]
+    CodexClient(credentials=provider).get_json("/models", params={"client_version": "0.169.0"})
+    (ours,) = codex_backend.requests_to("/models")
+    assert set(ours.headers) - TRANSPORT == set(cli["headers"]) - TRANSPORT
+    assert ours.headers["accept"] == cli["headers"]["accept"] == "*/*"
+
+
+def test_works_with_the_real_credential_manager(codex_backend, codex_login, mode):
+    """Signed in with 'llm codex login', a turn uses the stored token and succeeds."""
+    from llm_codex.auth import default_auth_manager
+
+    events, err = drive(mode, user_request("hi"), credentials=default_auth_manager())
+    assert err is None and events[-1].result.text.endswith("You said: hi")
+    (sent,) = codex_backend.requests_to("/responses")
+    assert sent.headers["authorization"] == f"Bearer {codex_login['access_token']}"
+
+
+def test_expired_login_is_refreshed_by_the_real_manager(codex_backend, codex_login, mode):
+    """A 401 with the stored token makes the manager refresh; the turn is resent and works."""
+    from llm_codex.auth import default_auth_manager
+
+    codex_backend.expire_access_token(codex_login["access_token"])
+    events, err = drive(mode, user_request("hi"), credentials=default_auth_manager())
+    assert err is None and events[-1].result.text
+    first, second = codex_backend.requests_to("/responses")
+    assert first.headers["authorization"] != second.headers["authorization"]
+    assert codex_backend.refresh_count == 1
+    assert creds_from(codex_login).access_token in first.headers["authorization"]

@@ -1,0 +1,109 @@
+"""The SSE decoder: any split of the byte stream into network reads gives the same events."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_codex.core.sse import SSEDecoder, Utf8Decoder, parse_events
+
+# Payload lines never contain a line break (SSE splits on them).
+_line = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
+)
+_event = st.fixed_dictionaries(
+    {
+        "data": st.lists(_line, min_size=1, max_size=3),
+        "name": st.none() | _line.filter(lambda s: ":" not in s),
+        "comment": st.booleans(),
+        "id": st.booleans(),
+    }
+)
+
+
+def _render(events: list[dict], newline: str) -> str:
+    out = []
+    for ev in events:
+        lines = []
+        if ev["comment"]:
+            lines.append(": keep-alive")
+        if ev["name"] is not None:
+            lines.append(f"event: {ev['name']}")
+        if ev["id"]:
+            lines.append("id: 7")
+        lines.extend(f"data: {d}" for d in ev["data"])
+        out.append(newline.join(lines) + newline + newline)
+    return "".join(out)
+
+
+def _decode_in_pieces(raw: bytes, cuts: list[int]) -> list[str]:
+    decoder, utf8 = SSEDecoder(), Utf8Decoder()
+    payloads: list[str] = []
+    bounds = sorted({c % (len(raw) + 1) for c in cuts} | {0, len(raw)})
+    for a, b in itertools.pairwise(bounds):
+        payloads.extend(decoder.feed(utf8.decode(raw[a:b])))
+    payloads.extend(decoder.feed(utf8.decode(b"", True)))
+    payloads.extend(decoder.flush())
+    return payloads
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_event, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_chunking_yields_the_same_payloads(events, cuts, newline):
+    """However the stream is split into reads (even inside a UTF-8 character), events match."""
+    raw = _render(events, newline).encode("utf-8")
+    expected = ["\n".join(ev["data"]) for ev in events]
+    assert _decode_in_pieces(raw, []) == expected
+    assert _decode_in_pieces(raw, cuts) == expected
+
+
+def test_fields_other_than_data_are_ignored():
+    """event/id/retry lines and comments do not produce payloads; data without space works."""
+    text = ': hi\nevent: x\nid: 1\nretry: 5\ndata:{"a":1}\n\nevent: only\n\ndata\n\n'
+    assert SSEDecoder().feed(text) == ['{"a":1}', ""]
+
+
+def test_an_unterminated_event_is_discarded_at_eof():
+    """A stream cut mid-event yields nothing for that event (SSE standard)."""
+    decoder = SSEDecoder()
+    assert decoder.feed('data: {"a":1}\n\ndata: {"b"') == ['{"a":1}']
+    assert decoder.pending > 0
+    assert decoder.flush() == []
+
+
+def test_feed_text_returns_only_whole_events():
+    """The bulk reader gets whole events; the tail waits for the next read."""
+    decoder = SSEDecoder()
+    assert decoder.feed_text("data: 1\n\ndata: 2") == "data: 1\n"
+    assert decoder.feed_text("\n\n") == "data: 2\n"
+    assert parse_events("data: 1\n") == ["1"]
+    assert parse_events("") == []
+
+
+def test_large_event_split_over_many_reads():
+    """A big payload (an image, say) arriving in many small reads comes out whole."""
+    payload = "x" * 100_000
+    decoder = SSEDecoder()
+    raw = f"data: {payload}\n\n"
+    out: list[str] = []
+    for i in range(0, len(raw), 997):
+        out.extend(decoder.feed(raw[i : i + 997]))
+    assert out == [payload]
+
+
+def test_utf8_split_inside_a_character_and_invalid_bytes():
+    """A character cut between reads is joined; invalid bytes become U+FFFD, never an error."""
+    utf8 = Utf8Decoder()
+    raw = "é😀".encode()
+    assert utf8.decode(raw[:1]) == ""
+    assert utf8.decode(raw[1:3]) == "é"
+    assert utf8.decode(raw[3:]) == "😀"
+    assert utf8.decode(b"ok\xff!") == "ok\ufffd!"
+    assert utf8.decode(b"\xe2\x82", True) == "\ufffd"
+    assert utf8.decode(b"plain") == "plain"

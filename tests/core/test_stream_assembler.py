@@ -1,0 +1,391 @@
+"""Assembling a response from SSE events: coalesced deltas, output_item.done, terminal events."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_codex.core.errors import (
+    ContextWindowExceeded,
+    IncompleteResponse,
+    QuotaExceeded,
+    ResponseFailed,
+    ServerOverloaded,
+    StreamClosedEarly,
+    StreamError,
+    UsageLimitReached,
+)
+from llm_codex.core.events import StreamAssembler
+from llm_codex.core.sse import SSEDecoder
+from llm_codex.core.types import (
+    Completed,
+    ItemAdded,
+    ItemDone,
+    ReasoningDelta,
+    TextDelta,
+    ToolArgumentsDelta,
+)
+
+
+def sse(events: list[Any], *, compact: bool = True) -> str:
+    """Render events as the backend does (``event:`` + ``data:`` lines); strings go raw."""
+    out = []
+    for ev in events:
+        if isinstance(ev, str):
+            out.append(f"data: {ev}\n\n")
+            continue
+        data = json.dumps(ev, separators=(",", ":") if compact else None, ensure_ascii=compact)
+        out.append(f"event: {ev.get('type')}\ndata: {data}\n\n")
+    return "".join(out)
+
+
+def run(text: str, cuts: list[int] = ()) -> tuple[list[Any], StreamAssembler]:
+    """Feed ``text`` split at ``cuts`` through decoder and assembler; EOF error as last event."""
+    asm, decoder = StreamAssembler(model="gpt-5.5"), SSEDecoder()
+    bounds = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    events: list[Any] = []
+    for a, b in itertools.pairwise(bounds):
+        events.extend(asm.feed_text(decoder.feed_text(text[a:b])))
+        if asm.done:
+            break
+    if not asm.done:
+        events.extend(asm.feed_text(decoder.flush_text()))
+    if asm.error is not None:
+        events.append(asm.error)
+    elif not asm.done:
+        events.append(asm.eof_error())
+    return events, asm
+
+
+def text_delta(delta: str, index: int = 1, seq: int = 0, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "response.output_text.delta",
+        "sequence_number": seq,
+        "item_id": "msg_1",
+        "output_index": index,
+        "content_index": 0,
+        "delta": delta,
+        "logprobs": [],
+        **extra,
+    }
+
+
+def message(text: str, index: int = 1) -> dict[str, Any]:
+    return {
+        "type": "response.output_item.done",
+        "output_index": index,
+        "item": {
+            "id": f"msg_{index}",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        },
+    }
+
+
+CREATED = {"type": "response.created", "response": {"id": "resp_1", "model": "gpt-5.5"}}
+ADDED = {
+    "type": "response.output_item.added",
+    "output_index": 1,
+    "item": {"type": "message", "role": "assistant", "content": []},
+}
+USAGE = {
+    "input_tokens": 10,
+    "input_tokens_details": {"cached_tokens": 4},
+    "output_tokens": 5,
+    "output_tokens_details": None,
+    "total_tokens": 15,
+}
+
+
+def completed(output: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "response.completed",
+        "response": {"id": "resp_1", "status": "completed", "output": output or [], "usage": USAGE},
+    }
+
+
+_delta_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    deltas=st.lists(_delta_text, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=100_000), max_size=15),
+    compact=st.booleans(),
+    noise=st.lists(st.integers(min_value=0, max_value=40), max_size=4),
+)
+def test_coalescing_never_changes_the_text(deltas, cuts, compact, noise):
+    """However reads split the stream, the streamed text equals the deltas joined, in order."""
+    body: list[Any] = [CREATED, ADDED]
+    for i, delta in enumerate(deltas):
+        if i in noise:  # events that are skipped or produce nothing
+            body.append("not json")
+            body.append({"type": "response.unknown_thing", "x": 1})
+            body.append(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "output_index": 0,
+                    "summary_index": 0,
+                    "delta": "hm",
+                }
+            )
+        body.append(text_delta(delta, seq=i))
+    full = "".join(deltas)
+    body += [message(full), completed()]
+    text = sse(body, compact=compact)
+    events, _ = run(text, cuts)
+    streamed = [e for e in events if isinstance(e, TextDelta)]
+    assert "".join(e.text for e in streamed) == full
+    assert all(e.output_index == 1 for e in streamed)
+    reads = len({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    assert len(streamed) <= reads + len(noise)
+    assert isinstance(events[-1], Completed)
+    assert events[-1].result.text == full
+
+
+def test_deltas_from_one_read_become_one_event():
+    """Many deltas in one network read reach the caller as a single TextDelta."""
+    body = [CREATED, ADDED, *[text_delta("ab", seq=i) for i in range(500)], message("ab" * 500)]
+    events, _ = run(sse([*body, completed()]))
+    assert [type(e) for e in events] == [ItemAdded, TextDelta, ItemDone, Completed]
+    assert events[1] == TextDelta("ab" * 500, 1)
+
+
+def test_escaped_and_unicode_deltas_in_bulk():
+    """Quotes, backslashes, newlines and surrogate pairs survive the bulk reader."""
+    deltas = ['say "hi"', "\\path", "line\n", "😀", "é", "\u2028", "\\u0041"]
+    for compact in (True, False):
+        events, _ = run(sse([ADDED, *[text_delta(d) for d in deltas]], compact=compact))
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(deltas)
+
+
+def test_output_comes_from_item_done_when_completed_is_empty():
+    """response.completed with output [] still gives the items streamed before it (§6.3)."""
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA"}
+    body = [
+        CREATED,
+        {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+        message("Hi!", 1),
+        completed([]),
+    ]
+    events, _ = run(sse(body))
+    result = events[-1].result
+    assert result.items == [reasoning, message("Hi!", 1)["item"]]
+    assert result.text == "Hi!" and result.response_id == "resp_1"
+    assert result.usage.input_tokens == 10 and result.usage.cached_tokens == 4
+    assert result.usage.reasoning_tokens == 0 and result.status == "completed"
+
+
+def test_completed_output_is_used_when_no_item_was_streamed():
+    """Without output_item.done events, the completed response's output is the result."""
+    item = message("From completed")["item"]
+    events, _ = run(sse([completed([item])]))
+    assert events[-1].result.items == [item]
+
+
+def test_items_are_ordered_by_output_index():
+    """Items finishing out of order are returned in output_index order."""
+    events, _ = run(sse([message("second", 2), message("first", 1), completed()]))
+    assert events[-1].result.text == "firstsecond"
+
+
+def test_reasoning_and_tool_argument_deltas_are_coalesced_per_part():
+    """Reasoning summary deltas coalesce per paragraph; tool argument deltas per call."""
+    body = [
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "output_index": 0,
+            "summary_index": 0,
+            "delta": "Think",
+        },
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "output_index": 0,
+            "summary_index": 0,
+            "delta": "ing",
+        },
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "output_index": 0,
+            "summary_index": 1,
+            "delta": "More",
+        },
+        {
+            "type": "response.output_item.added",
+            "output_index": 1,
+            "item": {"type": "function_call", "name": "get_weather", "arguments": ""},
+        },
+        {
+            "type": "response.function_call_arguments.delta",
+            "output_index": 1,
+            "item_id": "fc_1",
+            "delta": '{"city":',
+        },
+        {
+            "type": "response.function_call_arguments.delta",
+            "output_index": 1,
+            "item_id": "fc_1",
+            "delta": '"Oslo"}',
+        },
+    ]
+    events, _ = run(sse(body))
+    assert events[:4] == [
+        ReasoningDelta("Thinking", 0, 0),
+        ReasoningDelta("More", 0, 1),
+        ItemAdded({"type": "function_call", "name": "get_weather", "arguments": ""}, 1),
+        ToolArgumentsDelta('{"city":"Oslo"}', 1, "fc_1"),
+    ]
+
+
+def test_events_after_completed_are_ignored():
+    """Reading stops at response.completed: nothing after it is delivered."""
+    events, asm = run(sse([completed(), text_delta("late")]))
+    assert [type(e) for e in events] == [Completed]
+    assert asm.done and asm.feed(['{"type":"response.output_text.delta","delta":"x"}']) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "cls", "attrs"),
+    [
+        (
+            {"code": "context_length_exceeded", "message": "Too long."},
+            ContextWindowExceeded,
+            {"code": "context_length_exceeded"},
+        ),
+        (
+            {"type": "usage_limit_reached", "plan_type": "pro", "resets_at": 1_900_000_000},
+            UsageLimitReached,
+            {"plan_type": "pro", "resets_at": 1_900_000_000},
+        ),
+        (
+            {"code": "insufficient_quota", "message": "No quota."},
+            QuotaExceeded,
+            {"code": "insufficient_quota"},
+        ),
+        ({"code": "usage_not_included"}, QuotaExceeded, {"code": "usage_not_included"}),
+        ({"code": "slow_down"}, ServerOverloaded, {"code": "slow_down"}),
+        ({"code": "server_is_overloaded"}, ServerOverloaded, {}),
+        (
+            {"code": "invalid_prompt", "message": "Nope."},
+            ResponseFailed,
+            {"code": "invalid_prompt"},
+        ),
+        (None, ResponseFailed, {"code": None}),
+    ],
+)
+def test_response_failed_maps_to_a_specific_error(error, cls, attrs):
+    """A failed response raises the error class the user needs, with what arrived so far."""
+    failed = {"type": "response.failed", "response": {"id": "resp_1", "error": error}}
+    events, asm = run(sse([CREATED, ADDED, text_delta("Partial"), failed]))
+    exc = events[-1]
+    assert type(exc) is cls
+    for name, value in attrs.items():
+        assert getattr(exc, name) == value
+    assert exc.partial.text == "Partial" and exc.partial.status == "failed"
+    assert str(exc) and "\n" not in str(exc)
+    assert asm.done
+
+
+def test_failed_message_is_passed_through():
+    """The backend's own failure message reaches the user."""
+    failed = {
+        "type": "response.failed",
+        "response": {"error": {"code": "invalid_prompt", "message": "Flagged."}},
+    }
+    events, _ = run(sse([failed]))
+    assert "Flagged." in str(events[-1]) and "invalid_prompt" in str(events[-1])
+
+
+def test_incomplete_returns_the_partial_result_with_its_reason():
+    """response.incomplete raises IncompleteResponse carrying the text and the reason."""
+    incomplete = {
+        "type": "response.incomplete",
+        "response": {
+            "id": "resp_1",
+            "incomplete_details": {"reason": "max_output_tokens"},
+            "usage": USAGE,
+        },
+    }
+    events, _ = run(sse([CREATED, ADDED, text_delta("Cut"), text_delta(" off"), incomplete]))
+    assert events[:2] == [ItemAdded(ADDED["item"], 1), TextDelta("Cut off", 1)]
+    exc = events[-1]
+    assert isinstance(exc, IncompleteResponse) and exc.reason == "max_output_tokens"
+    assert exc.partial.text == "Cut off" and exc.partial.incomplete_reason == "max_output_tokens"
+    assert exc.partial.usage.total_tokens == 15 and exc.partial.response_id == "resp_1"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "error", "code": "server_error", "message": "Something broke."},
+        {
+            "type": "error",
+            "status": 500,
+            "error": {"type": "server_error", "message": "Something broke."},
+        },
+    ],
+)
+def test_error_event_raises_stream_error(event):
+    """An ``error`` event ends the stream with StreamError and the backend's message."""
+    events, _ = run(sse([ADDED, text_delta("So far"), event]))
+    exc = events[-1]
+    assert type(exc) is StreamError and "Something broke." in str(exc)
+    assert exc.partial.text == "So far"
+
+
+def test_error_event_with_a_usage_limit_is_a_usage_limit():
+    """An error event carrying usage-limit fields is reported as the usage limit."""
+    event = {
+        "type": "error",
+        "error": {"type": "usage_limit_reached", "plan_type": "plus", "resets_at": 1_900_000_000},
+    }
+    events, _ = run(sse([event]))
+    assert isinstance(events[-1], UsageLimitReached) and events[-1].plan_type == "plus"
+
+
+def test_eof_without_terminal_event_keeps_the_partial_text():
+    """A stream that just stops raises StreamClosedEarly with the text received so far."""
+    events, _ = run(sse([CREATED, ADDED, text_delta("Half "), text_delta("done")]), [40, 300])
+    exc = events[-1]
+    assert isinstance(exc, StreamClosedEarly)
+    assert exc.partial.text == "Half done" and exc.partial.response_id == "resp_1"
+    assert exc.partial.items[0]["status"] == "incomplete"
+
+
+def test_finished_items_are_kept_in_the_partial_result():
+    """Items finished before the break are in the partial result exactly once."""
+    body = [ADDED, text_delta("Done."), message("Done."), text_delta("Next", index=2)]
+    events, _ = run(sse(body))
+    assert events[-1].partial.text == "Done.Next"
+    assert len(events[-1].partial.items) == 2
+
+
+def test_missing_output_index_and_odd_payloads_are_tolerated():
+    """Events without output_index, non-object JSON and empty data do not break the stream."""
+    body = [
+        "[1,2]",
+        "",
+        "null",
+        {"type": "response.output_text.delta", "delta": "a"},
+        {"type": "response.output_text.delta", "delta": 5},
+        {"type": "response.output_item.done", "item": "not a dict"},
+        {
+            "type": "response.output_item.done",
+            "item": {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "a"}],
+            },
+        },
+        {"type": "response.completed"},
+    ]
+    events, _ = run(sse(body))
+    assert events[0] == TextDelta("a", 0)
+    assert events[-1].result.text == "a" and events[-1].result.usage.total_tokens == 0
