@@ -1,0 +1,83 @@
+"""Small HTTP helpers for the auth issuer: endpoints, an identified client, error codes.
+
+Every call to the issuer carries our identity headers (``originator: llm-codex`` and our
+``User-Agent``). The issuer is read from :func:`llm_codex.config.auth_base_url` at call time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llm_codex import config
+from llm_codex.core.identity import base_headers
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = [
+    "auth_client",
+    "endpoint",
+    "error_code",
+    "json_or_none",
+    "provably_unsent",
+]
+
+
+def endpoint(path: str) -> str:
+    """The full URL of an issuer path such as ``/oauth/token``."""
+    return config.auth_base_url() + path
+
+
+def auth_client(*, timeout: float) -> httpx2.Client:
+    """A short-lived client for one auth exchange, with our identity headers."""
+    import httpx2
+
+    return httpx2.Client(
+        timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers=base_headers(),
+        follow_redirects=False,
+    )
+
+
+def provably_unsent(exc: BaseException) -> bool:
+    """Whether a transport error proves the request never reached the server.
+
+    Connect failures (refused, DNS, TLS handshake), connect and pool timeouts, and unsupported
+    URLs qualify; read/write timeouts, resets and protocol errors after sending do not.
+    """
+    import httpx2
+
+    return isinstance(
+        exc,
+        (
+            httpx2.ConnectError,
+            httpx2.ConnectTimeout,
+            httpx2.PoolTimeout,
+            httpx2.UnsupportedProtocol,
+            httpx2.ProxyError,
+            httpx2.InvalidURL,
+        ),
+    )
+
+
+def json_or_none(response: httpx2.Response) -> Any:
+    """The response body as JSON, or ``None`` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def error_code(body: Any) -> str | None:
+    """An issuer error code: ``error.code``, else ``error`` as a string, else ``code``."""
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
+    if isinstance(err, dict):
+        code = err.get("code")
+        if isinstance(code, str) and code:
+            return code
+    if isinstance(err, str) and err:
+        return err
+    code = body.get("code")
+    return code if isinstance(code, str) and code else None
