@@ -150,6 +150,8 @@ class APIError(CodexError):
         self.detail = detail
         self.body = body
         self.retry_after = retry_after
+        #: The rate-limit snapshot parsed from the answer's ``x-codex-*`` headers, when any.
+        self.rate_limits: Any = None
 
 
 class BadRequest(APIError):

@@ -258,6 +258,16 @@ def _reset_from_headers(headers: Mapping[str, str]) -> float | None:
     return best[1] if best else None
 
 
+def _rate_limits(headers: Mapping[str, str]) -> Any:
+    """The ``x-codex-*`` snapshot of an error answer, or None; parsing never raises."""
+    from llm_codex.core.ratelimits import parse_headers
+
+    try:
+        return parse_headers(headers)
+    except Exception:
+        return None
+
+
 def _decode_error_json_header(value: str | None) -> dict[str, Any]:
     """The base64 JSON of an ``x-error-json`` header (403 answers), or {}."""
     if not value:
@@ -356,7 +366,9 @@ def map_http_error(
                 resets_at = _reset_from_headers(headers)
             plan = err.get("plan_type") or headers.get("x-codex-plan-type")
             common.pop("code")
-            return UsageLimitReached(plan_type=plan, resets_at=resets_at, now=now, **common)
+            limit = UsageLimitReached(plan_type=plan, resets_at=resets_at, now=now, **common)
+            limit.rate_limits = _rate_limits(headers)
+            return limit
         if kind in _QUOTA_CODES or err.get("type") in _QUOTA_CODES:
             return QuotaExceeded(
                 "Your ChatGPT plan does not include Codex usage, or its quota is spent "

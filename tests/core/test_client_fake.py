@@ -181,6 +181,15 @@ def test_usage_limit_reset_read_from_headers(codex_backend, provider, mode):
     assert err.resets_at == pytest.approx(time.time() + 7200, abs=30)
 
 
+def test_usage_limit_carries_the_exhausted_windows(codex_backend, provider, mode):
+    """The limit error keeps the answer's rate-limit snapshot, so usage can show the full window."""
+    codex_backend.enqueue_usage_limit(plan_type="plus", resets_in=1800)
+    _, err = drive(mode, user_request(), credentials=provider)
+    assert isinstance(err, UsageLimitReached)
+    windows = [w for family in err.rate_limits.families.values() for w in family]
+    assert any(w.used_percent >= 100 for w in windows)
+
+
 def test_cloudflare_block_is_reported_as_such(codex_backend, provider, mode, sleeps):
     """A Cloudflare challenge is one request and says 'blocked by Cloudflare'."""
     codex_backend.enqueue_cloudflare()
