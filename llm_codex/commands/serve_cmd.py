@@ -1,0 +1,153 @@
+"""``llm codex serve``: a local OpenAI-compatible server on your ChatGPT plan.
+
+Safe by default: it listens on 127.0.0.1 only; listening on any other address needs an API key
+(``--api-key`` or ``LLM_CODEX_SERVER_KEY``), which every request must then carry.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from llm_codex.server.app import DEFAULT_MAX_BODY, DEFAULT_PORT
+
+__all__ = ["parse_size", "serve"]
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3}
+
+
+def parse_size(value: str | int) -> int:
+    """``20MB``, ``512K``, ``1048576`` -> bytes (binary units)."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", value)
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in _UNITS:
+        raise click.BadParameter(f"{value!r} is not a size such as 20MB, 512K or 1048576.")
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _startup_message(url: str, api_key: str | None, signed_in: bool) -> str:
+    key = "<your --api-key>" if api_key else "anything"
+    lines = [
+        f"llm-codex: serving your ChatGPT plan's Codex models at {url}/v1",
+        "Point the OpenAI SDK (or any OpenAI-compatible tool) at it:",
+        f"  export OPENAI_BASE_URL={url}/v1 OPENAI_API_KEY={key}",
+    ]
+    if not signed_in:
+        lines.append(
+            "Warning: not signed in yet; requests will fail with 401 until you run "
+            "'llm codex login'."
+        )
+    lines.append("Press Ctrl+C to stop.")
+    return "\n".join(lines)
+
+
+def _signed_in() -> bool:
+    try:
+        from llm_codex.auth import default_auth_manager
+
+        return default_auth_manager().status().source is not None
+    except Exception:
+        return False
+
+
+@click.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port (0: any).")
+@click.option(
+    "--api-key",
+    envvar="LLM_CODEX_SERVER_KEY",
+    default=None,
+    help="Require 'Authorization: Bearer <key>' on every request (env LLM_CODEX_SERVER_KEY). "
+    "Needed to listen on a non-loopback address.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Allow browser requests from this origin (repeatable). No CORS without it.",
+)
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Accept requests whose Host header is this name (repeatable), besides localhost "
+    "and the bound address.",
+)
+@click.option(
+    "--max-body",
+    default=str(DEFAULT_MAX_BODY // (1024 * 1024)) + "MB",
+    show_default=True,
+    help="Largest request body accepted (e.g. 20MB, 512K).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Seconds open streams may take to finish on shutdown.",
+)
+def serve(
+    host: str,
+    port: int,
+    api_key: str | None,
+    cors_origins: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
+    max_body: str,
+    graceful_timeout: float,
+) -> None:
+    """Run a local OpenAI-compatible server on your ChatGPT plan.
+
+    Endpoints: /v1/chat/completions, /v1/responses, /v1/models, /health.
+    It listens on 127.0.0.1 only, unless --host is given together with --api-key.
+
+    \b
+    Example:
+        llm codex serve
+        OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=x python my_script.py
+    """
+    from llm_codex.server.app import ServerSettings, is_loopback_host
+    from llm_codex.server.runner import base_url, configure_access_log, make_server
+
+    api_key = api_key or None
+    if not is_loopback_host(host) and not api_key:
+        raise click.ClickException(
+            f"Refusing to listen on {host} without an API key: anyone who can reach it could "
+            "use your ChatGPT plan. Set --api-key (or LLM_CODEX_SERVER_KEY), or keep the "
+            "default --host 127.0.0.1."
+        )
+    if not 0 <= port <= 65535:
+        raise click.BadParameter("must be between 0 and 65535.", param_hint="--port")
+    settings = ServerSettings(
+        host=host,
+        port=port,
+        api_key=api_key,
+        cors_origins=tuple(cors_origins),
+        allowed_hosts=tuple(allowed_hosts),
+        max_body=parse_size(max_body),
+    )
+    configure_access_log()
+    signed_in = _signed_in()
+
+    def announce(bound_port: int) -> None:
+        click.echo(_startup_message(base_url(host, bound_port), api_key, signed_in), err=True)
+
+    server = make_server(settings, graceful_timeout=graceful_timeout, on_started=announce)
+    # uvicorn reports a failed bind through its own logger ("[Errno 98] ... address already in
+    # use") and exits; we then add one sentence and exit 1.
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled, after shutting down
+        pass
+    except SystemExit:  # uvicorn exits (code 3) when it cannot bind
+        if server.started:
+            raise
+    if not server.started:
+        click.echo(
+            f"Error: could not listen on {base_url(host, port)} (is the port in use? try --port).",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,562 @@
+"""The ASGI application of ``llm codex serve``: routes, local-client checks, limits, access log.
+
+Routes:
+
+- ``GET /health`` — ``{"status": "ok", "version": …}``; no API key needed, reveals nothing else.
+- ``GET /v1/models`` and ``GET /v1/models/{id}`` — the catalog (cache or built-in list; no
+  network), OpenAI list shape.
+- ``POST /v1/responses`` — :mod:`.responses`.
+- ``POST /v1/chat/completions`` — :mod:`.chat`.
+
+Every request passes, outermost first: the access log (one line per request on the
+``llm_codex.server.access`` logger), the ``Host`` check (DNS-rebinding defence: only loopback
+names, the bound address and ``--allow-host`` names; 403 otherwise), CORS (only when origins were
+given), then the API key check (``Authorization: Bearer <key>``, constant-time; 401 otherwise).
+Request bodies are limited to ``max_body`` bytes (413). Errors are OpenAI-shaped JSON
+(:mod:`.errors`). All backend traffic goes through one :class:`AsyncCodexClient` per app, with
+the process-wide credential provider, so concurrent requests share one token refresh.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llm_codex.core import errors as core_errors
+from llm_codex.core.types import CodexRequest, StreamEvent
+from llm_codex.server import chat, responses
+from llm_codex.server.common import DROPPED_HEADER, Accumulator, chain, model_slug, new_id
+from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_PORT",
+    "LOOPBACK_NAMES",
+    "ServerSettings",
+    "create_app",
+    "host_allowed",
+    "is_loopback_host",
+]
+
+DEFAULT_PORT = 8765
+DEFAULT_MAX_BODY = 20 * 1024 * 1024
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+
+access_logger = logging.getLogger("llm_codex.server.access")
+error_logger = logging.getLogger("llm_codex.server")
+_LOG_KEY = "llm_codex.log"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the server was started. ``api_key`` None means no key is required (loopback only)."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_body: int = DEFAULT_MAX_BODY
+
+
+# --- host names ----------------------------------------------------------------------------------
+
+
+def _strip_brackets(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    host = _strip_brackets(host)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_header_name(value: str) -> str:
+    """The host part of a ``Host`` header (port removed, IPv6 brackets removed, lower case)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(header: str | None, settings: ServerSettings) -> bool:
+    """Whether a request's ``Host`` header names this server (DNS-rebinding defence).
+
+    Allowed: loopback names, the bound address, ``allowed_hosts``; when bound to a wildcard
+    address (which needs an API key), any IP literal too: a rebinding attack needs a DNS name.
+    """
+    if not header:
+        return False
+    name = _host_header_name(header)
+    if name in LOOPBACK_NAMES or is_loopback_host(name):
+        return True
+    bound = _strip_brackets(settings.host)
+    if name == bound:
+        return True
+    if name in {_strip_brackets(h) for h in settings.allowed_hosts}:
+        return True
+    return bound in _WILDCARDS and _is_ip(name)
+
+
+# --- middleware ----------------------------------------------------------------------------------
+
+
+def _error_response(info: ErrorInfo, extra_headers: dict[str, str] | None = None) -> Response:
+    headers = {**info.headers, **(extra_headers or {})}
+    return JSONResponse(info.body(), status_code=info.status, headers=headers)
+
+
+class AccessLogAndHostCheck:
+    """Outermost layer: refuses foreign ``Host`` headers and logs one line per request."""
+
+    def __init__(self, app: ASGIApp, *, settings: ServerSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        info: dict[str, Any] = {"status": 500, "ttfb": None, "model": None, "usage": None}
+        scope[_LOG_KEY] = info
+
+        async def logged_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                info["status"] = message["status"]
+            elif message["type"] == "http.response.body" and info["ttfb"] is None:
+                if message.get("body") or not message.get("more_body", False):
+                    info["ttfb"] = time.perf_counter() - start
+            await send(message)
+
+        try:
+            host = None
+            for name, value in scope.get("headers") or []:
+                if name == b"host":
+                    host = value.decode("latin-1")
+                    break
+            if not host_allowed(host, self.settings):
+                info_ = ErrorInfo(
+                    403,
+                    "This server only answers requests addressed to localhost or its own "
+                    "address (Host header refused; use --allow-host to add a name).",
+                    "invalid_request_error",
+                    "host_not_allowed",
+                )
+                await _error_response(info_)(scope, receive, logged_send)
+            else:
+                await self.app(scope, receive, logged_send)
+        finally:
+            _log_access(scope, info, time.perf_counter() - start)
+
+
+def _log_access(scope: Scope, info: dict[str, Any], duration: float) -> None:
+    client = scope.get("client")
+    who = f"{client[0]}:{client[1]}" if client else "-"
+    ttfb = info.get("ttfb")
+    usage = info.get("usage")
+    tokens = f"{usage.input_tokens}+{usage.output_tokens}" if usage is not None else "-"
+    access_logger.info(
+        '%s "%s %s" %s model=%s ttfb=%s dur=%.3fs tokens=%s',
+        who,
+        scope.get("method", "-"),
+        scope.get("path", "-"),
+        info.get("status"),
+        info.get("model") or "-",
+        f"{ttfb:.3f}s" if ttfb is not None else "-",
+        duration,
+        tokens,
+    )
+
+
+class ApiKeyCheck:
+    """Requires ``Authorization: Bearer <key>`` on every request except ``GET /health``."""
+
+    def __init__(self, app: ASGIApp, *, api_key: str) -> None:
+        self.app = app
+        self.key = api_key.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != "/health":
+            given = b""
+            for name, value in scope.get("headers") or []:
+                if name == b"authorization":
+                    scheme, _, token = value.partition(b" ")
+                    if scheme.lower() == b"bearer":
+                        given = token.strip()
+                    break
+            if not hmac.compare_digest(given, self.key):
+                info = ErrorInfo(
+                    401,
+                    "Missing or wrong API key: send 'Authorization: Bearer <key>' with the key "
+                    "this server was started with (--api-key or LLM_CODEX_SERVER_KEY).",
+                    "authentication_error",
+                    "invalid_api_key",
+                )
+                await _error_response(info, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# --- helpers for handlers ------------------------------------------------------------------------
+
+
+def _log_info(request: Request) -> dict[str, Any]:
+    return request.scope.get(_LOG_KEY) or {}
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over the limit (413) and bad JSON."""
+    limit: int = request.app.state.settings.max_body
+    too_big = RequestRefused(
+        f"The request body is larger than this server's limit of {limit} bytes (--max-body).",
+        status=413,
+        code="request_too_large",
+    )
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        raise RequestRefused("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise RequestRefused("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+class Backend:
+    """The one core client of this app, created on first use (inside the serving loop)."""
+
+    def __init__(self, *, client: Any = None, credentials: Any = None) -> None:
+        self._client = client
+        self._credentials = credentials
+
+    def client(self) -> Any:
+        if self._client is None:
+            from llm_codex.core.client import AsyncCodexClient
+
+            credentials = self._credentials
+            if credentials is None:
+                from llm_codex.auth import default_auth_manager
+
+                credentials = default_auth_manager()
+            self._client = AsyncCodexClient(credentials=credentials)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client's connection pool (it belongs to the serving loop, ending now)."""
+        if self._client is None:
+            return
+        closer = getattr(self._client, "aclose", None)
+        if closer is None:
+            closer = getattr(getattr(self._client, "http", None), "aclose", None)
+        if closer is not None:
+            try:
+                await closer()
+            except Exception:  # shutting down: nothing useful to do about it
+                error_logger.debug("closing the backend client failed", exc_info=True)
+
+
+async def _open(request: Request, req: CodexRequest) -> tuple[StreamEvent | None, Any]:
+    """Start the backend stream and wait for its first event, so that failures before any
+    output (no login, usage limit, Cloudflare, 5xx…) become a proper HTTP error status."""
+    stream = request.app.state.backend.client().stream(req)
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        await _aclose(stream)
+        raise
+    return first, stream
+
+
+async def _aclose(stream: Any) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        try:
+            await closer()
+        except Exception:  # closing a broken stream must not hide the real answer
+            error_logger.debug("closing the backend stream failed", exc_info=True)
+
+
+def _sse_headers(extra: dict[str, str]) -> dict[str, str]:
+    return {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **extra}
+
+
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Turns every exception a handler raises into an OpenAI-shaped error answer."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if not isinstance(exc, core_errors.CodexError):
+                error_logger.exception("unexpected error answering %s", request.url.path)
+            return _error_response(error_info(exc))
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def _logged_stream(
+    request: Request, body: AsyncIterator[bytes], stream: Any, acc: Accumulator
+) -> AsyncIterator[bytes]:
+    """Relays ``body``; always closes the backend stream and records usage for the log."""
+    try:
+        async for piece in body:
+            yield piece
+    finally:
+        await _aclose(stream)
+        if acc.result is not None:
+            _log_info(request)["usage"] = acc.result.usage
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    """Liveness: status and version only."""
+    from llm_codex.core.identity import version
+
+    return JSONResponse({"status": "ok", "version": version()})
+
+
+def _model_json(model: Any) -> dict[str, Any]:
+    return {"id": model.slug, "object": "model", "created": 0, "owned_by": "openai-codex"}
+
+
+@_guarded
+async def list_models(request: Request) -> Response:
+    """The models of the catalog in OpenAI's list shape."""
+    from llm_codex.core.catalog import load_models
+
+    data = [_model_json(m) for m in load_models()]
+    return JSONResponse({"object": "list", "data": data})
+
+
+@_guarded
+async def get_model(request: Request) -> Response:
+    """One model of the catalog, or 404 ``model_not_found``."""
+    from llm_codex.core.catalog import load_models
+
+    slug = model_slug(request.path_params["model"])
+    for model in load_models():
+        if model.slug == slug:
+            return JSONResponse(_model_json(model))
+    raise RequestRefused(
+        f"The model '{slug}' is not in the catalog (run 'llm codex models --refresh').",
+        status=404,
+        code="model_not_found",
+        param="model",
+    )
+
+
+@_guarded
+async def create_response(request: Request) -> Response:
+    """``POST /v1/responses``."""
+    body = await read_json(request)
+    tr = responses.translate_responses_request(body)
+    _log_info(request)["model"] = tr.model
+    first, stream = await _open(request, tr.request)
+    encoder = responses.ResponsesEncoder(
+        tr.request, response_id=new_id("resp_"), created_at=int(time.time())
+    )
+    if tr.stream:
+        relay = responses.encode_stream(encoder, first, stream)
+        return StreamingResponse(
+            _logged_stream(request, relay, stream, encoder.acc),
+            media_type="text/event-stream",
+            headers=_sse_headers(tr.headers()),
+        )
+    try:
+        async for event in chain(first, stream):
+            encoder.feed(event)
+    except core_errors.IncompleteResponse as exc:
+        usage = getattr(exc.partial, "usage", None)
+        _log_info(request)["usage"] = usage
+        obj = encoder.response(
+            "incomplete", output=encoder.output(), usage=usage, incomplete_reason=exc.reason
+        )
+        return JSONResponse(obj, headers=tr.headers())
+    finally:
+        await _aclose(stream)
+    result = encoder.acc.result
+    if result is None:
+        raise core_errors.StreamClosedEarly(
+            "The backend's stream ended before the response was complete."
+        )
+    _log_info(request)["usage"] = result.usage
+    obj = encoder.response("completed", output=encoder.output(), usage=result.usage)
+    return JSONResponse(obj, headers=tr.headers())
+
+
+@_guarded
+async def chat_completions(request: Request) -> Response:
+    """``POST /v1/chat/completions``."""
+    body = await read_json(request)
+    tr = chat.translate_chat_request(body)
+    _log_info(request)["model"] = tr.model
+    first, stream = await _open(request, tr.request)
+    completion_id = new_id("chatcmpl-")
+    created = int(time.time())
+    if tr.stream:
+        encoder = chat.ChatEncoder(
+            completion_id=completion_id,
+            created=created,
+            model=tr.model,
+            include_usage=tr.include_usage,
+            reasoning_content=tr.reasoning_content,
+        )
+        relay = chat.encode_stream(encoder, first, stream)
+        return StreamingResponse(
+            _logged_stream(request, relay, stream, encoder.acc),
+            media_type="text/event-stream",
+            headers=_sse_headers(tr.headers()),
+        )
+    acc = Accumulator()
+    incomplete: str | None = None
+    usage = None
+    try:
+        async for event in chain(first, stream):
+            acc.feed(event)
+    except core_errors.IncompleteResponse as exc:
+        incomplete = exc.reason or "unknown"
+        usage = getattr(exc.partial, "usage", None)
+    finally:
+        await _aclose(stream)
+    if incomplete is None:
+        if acc.result is None:
+            raise core_errors.StreamClosedEarly(
+                "The backend's stream ended before the response was complete."
+            )
+        usage = acc.result.usage
+    _log_info(request)["usage"] = usage
+    obj = chat.chat_completion(
+        completion_id=completion_id,
+        created=created,
+        model=tr.model,
+        acc=acc,
+        usage=usage,
+        reasoning_content=tr.reasoning_content,
+        incomplete_reason=incomplete,
+    )
+    return JSONResponse(obj, headers=tr.headers())
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    message = {
+        404: f"No such endpoint: {request.url.path}.",
+        405: f"Method {request.method} is not allowed on {request.url.path}.",
+    }.get(exc.status_code, str(exc.detail))
+    info = ErrorInfo(exc.status_code, message, "invalid_request_error", codes.get(exc.status_code))
+    return _error_response(info, dict(exc.headers or {}))
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    client: Any = None,
+    credentials: Any = None,
+) -> Starlette:
+    """The server as an ASGI app.
+
+    ``client`` (an ``AsyncCodexClient``) and ``credentials`` (a ``CredentialProvider``) are for
+    tests and embedding; by default one client is made on first use with
+    :func:`llm_codex.auth.default_auth_manager`.
+    """
+    settings = settings or ServerSettings()
+    backend = Backend(client=client, credentials=credentials)
+    middleware = [Middleware(AccessLogAndHostCheck, settings=settings)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=[DROPPED_HEADER, "Retry-After"],
+                max_age=600,
+            )
+        )
+    if settings.api_key:
+        middleware.append(Middleware(ApiKeyCheck, api_key=settings.api_key))
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        Route("/v1/responses", create_response, methods=["POST"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    ]
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await backend.aclose()
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backend = backend
+    return app

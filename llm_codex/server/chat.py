@@ -1,0 +1,588 @@
+"""``POST /v1/chat/completions``: Chat Completions translated to and from the Codex backend.
+
+Request mapping (to a :class:`~llm_codex.core.types.CodexRequest`):
+
+- leading ``system``/``developer`` messages -> ``instructions``; later ones -> ``developer``
+  messages; ``user`` text and ``image_url`` parts -> ``input_text``/``input_image``;
+  ``assistant`` text -> ``output_text`` and its ``tool_calls`` -> ``function_call`` items;
+  ``tool`` messages -> ``function_call_output``.
+- images: ``data:`` URLs and ``http(s)`` URLs are passed to the backend as they are (the server
+  never fetches anything itself); other schemes are refused.
+- ``tools`` (function) -> Responses function tools; ``tool_choice``, ``parallel_tool_calls``.
+- ``response_format``: ``json_schema`` -> ``text.format`` json_schema (``strict`` defaults to
+  true, as the Codex CLI sends it); ``json_object`` -> ``text.format`` json_object.
+- ``reasoning_effort``, ``verbosity``, ``service_tier``; the extra field ``reasoning_summary``
+  (``auto``/``concise``/``detailed``) asks for summaries, streamed as ``reasoning_content``.
+- ``temperature``, ``top_p``, ``max_tokens``, penalties, ``seed``, ``logit_bias``,
+  ``metadata``… are dropped and named in ``x-llm-codex-dropped-params``.
+- refused with 400: ``n`` > 1, ``stop``, ``logprobs``, audio, ``store: true``, legacy
+  ``functions``.
+
+Responses: ``chat.completion`` with usage, or ``chat.completion.chunk`` events: the role in the
+first delta, content / ``reasoning_content`` / ``tool_calls`` deltas, ONE final chunk with
+``finish_reason`` (``stop``, ``tool_calls``, ``length`` or ``content_filter``), then a usage
+chunk with empty ``choices`` when ``stream_options.include_usage`` is set, then ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llm_codex.core import errors as core_errors
+from llm_codex.core.types import (
+    CodexRequest,
+    Completed,
+    ItemAdded,
+    ItemDone,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolArgumentsDelta,
+    Usage,
+)
+from llm_codex.server.common import (
+    Accumulator,
+    Translation,
+    chain,
+    derive_session_id,
+    model_slug,
+    split_system,
+    sse_bytes,
+    text_of,
+)
+from llm_codex.server.errors import RequestRefused, error_info
+
+__all__ = [
+    "ChatEncoder",
+    "chat_completion",
+    "chat_usage",
+    "translate_chat_request",
+]
+
+_USED = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "reasoning_effort",
+    "reasoning_summary",
+    "verbosity",
+    "service_tier",
+    "prompt_cache_key",
+    "user",
+    "safety_identifier",
+    "n",
+    "store",
+    "logprobs",
+    "modalities",
+    "web_search_options",
+}
+_REFUSED_IF_SET = {
+    "stop": "'stop' sequences are not supported by the Codex backend.",
+    "audio": "Audio output is not supported by the Codex backend.",
+    "functions": "Legacy 'functions' are not supported: use 'tools'.",
+    "function_call": "Legacy 'function_call' is not supported: use 'tool_choice'.",
+    "top_logprobs": "'top_logprobs' is not supported by the Codex backend.",
+}
+_SUMMARIES = {"auto", "concise", "detailed"}
+
+
+def _refuse(message: str, param: str | None = None, **kw: Any) -> RequestRefused:
+    return RequestRefused(message, param=param, **kw)
+
+
+# --- request -------------------------------------------------------------------------------------
+
+
+def _image_part(part: dict[str, Any], n: int) -> dict[str, Any]:
+    spec = part.get("image_url")
+    if isinstance(spec, str):
+        spec = {"url": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
+        raise _refuse(f"messages[{n}]: an image_url part needs 'image_url.url'.", "messages")
+    url = spec["url"]
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("data", "http", "https"):
+        raise _refuse(
+            f"messages[{n}]: image URLs must be data: or http(s): URLs, not {scheme}:.",
+            "messages",
+        )
+    image = {"type": "input_image", "image_url": url}
+    detail = spec.get("detail")
+    image["detail"] = detail if detail in ("auto", "low", "high", "original") else "auto"
+    return image
+
+
+def _user_content(content: Any, n: int) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "input_text", "text": content}]
+    if not isinstance(content, list):
+        raise _refuse(f"messages[{n}].content must be a string or a list of parts.", "messages")
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if not isinstance(part, dict):
+            raise _refuse(f"messages[{n}].content parts must be objects.", "messages")
+        kind = part.get("type")
+        if kind == "text":
+            parts.append({"type": "input_text", "text": str(part.get("text") or "")})
+        elif kind == "image_url":
+            parts.append(_image_part(part, n))
+        elif kind == "file":
+            file = part.get("file") or {}
+            if not file.get("file_data"):
+                raise _refuse(
+                    f"messages[{n}]: files must be sent inline ('file_data'); uploaded "
+                    "files ('file_id') are not supported by the Codex backend.",
+                    "messages",
+                )
+            entry = {"type": "input_file", "file_data": file["file_data"]}
+            if file.get("filename"):
+                entry["filename"] = file["filename"]
+            parts.append(entry)
+        else:
+            raise _refuse(
+                f"messages[{n}]: content parts of type {kind!r} are not supported.", "messages"
+            )
+    return parts
+
+
+def messages_to_input(messages: Any) -> list[dict[str, Any]]:
+    """Chat ``messages`` as Responses input items (system messages still in place)."""
+    if not isinstance(messages, list) or not messages:
+        raise _refuse("'messages' must be a non-empty list.", "messages")
+    items: list[dict[str, Any]] = []
+    for n, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise _refuse(f"messages[{n}] must be an object.", "messages")
+        role = msg.get("role")
+        content = msg.get("content")
+        if role in ("system", "developer"):
+            if isinstance(content, list):
+                content = text_of(content)
+            text = content if isinstance(content, str) else ""
+            items.append(
+                {"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]}
+            )
+        elif role == "user":
+            items.append({"type": "message", "role": "user", "content": _user_content(content, n)})
+        elif role == "assistant":
+            text = text_of(content) if content is not None else ""
+            if not text and isinstance(msg.get("refusal"), str):
+                text = msg["refusal"]
+            if text:
+                items.append(
+                    {
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": text}],
+                    }
+                )
+            for call in msg.get("tool_calls") or []:
+                if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+                    raise _refuse(f"messages[{n}].tool_calls entries need 'function'.", "messages")
+                fn = call["function"]
+                arguments = fn.get("arguments")
+                if not isinstance(arguments, str):
+                    arguments = json.dumps(arguments if arguments is not None else {})
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": str(call.get("id") or ""),
+                        "name": str(fn.get("name") or ""),
+                        "arguments": arguments,
+                    }
+                )
+        elif role == "tool":
+            call_id = msg.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise _refuse(f"messages[{n}]: a tool message needs 'tool_call_id'.", "messages")
+            items.append(
+                {"type": "function_call_output", "call_id": call_id, "output": text_of(content)}
+            )
+        elif role == "function":
+            raise _refuse("Legacy 'function' messages are not supported: use 'tool'.", "messages")
+        else:
+            raise _refuse(f"messages[{n}] has an unknown role {role!r}.", "messages")
+    return items
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise _refuse("'tools' must be a list.", "tools")
+    out = []
+    for n, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise _refuse(f"tools[{n}]: only function tools are supported.", "tools")
+        fn = tool.get("function")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise _refuse(f"tools[{n}] needs 'function.name'.", "tools")
+        entry: dict[str, Any] = {
+            "type": "function",
+            "name": fn["name"],
+            "parameters": fn.get("parameters") or {"type": "object", "properties": {}},
+            "strict": bool(fn.get("strict", False)),
+        }
+        if fn.get("description"):
+            entry["description"] = fn["description"]
+        out.append(entry)
+    return out
+
+
+def _tool_choice(choice: Any) -> str | dict[str, Any]:
+    if choice is None:
+        return "auto"
+    if isinstance(choice, str):
+        if choice not in ("auto", "none", "required"):
+            raise _refuse(f"Unknown tool_choice {choice!r}.", "tool_choice")
+        return choice
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        return {"type": "function", "name": choice["function"].get("name")}
+    raise _refuse("'tool_choice' must be auto, none, required or a function.", "tool_choice")
+
+
+def _text_format(fmt: Any) -> dict[str, Any] | None:
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise _refuse("'response_format' must be an object.", "response_format")
+    kind = fmt.get("type")
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            raise _refuse("'response_format.json_schema.schema' is required.", "response_format")
+        out: dict[str, Any] = {
+            "type": "json_schema",
+            "name": spec.get("name") or "output",
+            "schema": spec["schema"],
+            "strict": bool(spec.get("strict", True)),
+        }
+        if spec.get("description"):
+            out["description"] = spec["description"]
+        return out
+    raise _refuse(f"Unknown response_format type {kind!r}.", "response_format")
+
+
+def translate_chat_request(body: dict[str, Any]) -> Translation:
+    """Turn a Chat Completions request body into a core request (or raise RequestRefused)."""
+    for name, message in _REFUSED_IF_SET.items():
+        if body.get(name):
+            raise _refuse(message, name, code="unsupported_parameter")
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise _refuse(
+            "'n' other than 1 is not supported by the Codex backend.",
+            "n",
+            code="unsupported_parameter",
+        )
+    if body.get("logprobs"):
+        raise _refuse(
+            "'logprobs' is not supported by the Codex backend.",
+            "logprobs",
+            code="unsupported_parameter",
+        )
+    if body.get("store") is True:
+        raise _refuse(
+            "'store': true is not supported: the Codex backend stores nothing.",
+            "store",
+            code="unsupported_parameter",
+        )
+    modalities = body.get("modalities")
+    if modalities and any(m != "text" for m in modalities):
+        raise _refuse("Only text output is supported.", "modalities", code="unsupported_parameter")
+    dropped = [k for k in body if k not in _USED and k not in _REFUSED_IF_SET]
+
+    model = model_slug(body.get("model"))
+    items = messages_to_input(body.get("messages"))
+    instructions, items = split_system(items, None, roles=("system", "developer"))
+    tools = _tools(body.get("tools"))
+    if body.get("web_search_options") is not None:
+        tools.append({"type": "web_search"})
+    summary = body.get("reasoning_summary")
+    if summary is not None and summary not in _SUMMARIES and summary != "none":
+        raise _refuse(
+            "'reasoning_summary' must be auto, concise, detailed or none.", "reasoning_summary"
+        )
+    if summary == "none":
+        summary = None
+    tier = body.get("service_tier")
+    if tier in ("auto", "default"):
+        tier = None
+    stream_options = body.get("stream_options")
+    if not isinstance(stream_options, dict):
+        stream_options = {}
+    user = body.get("safety_identifier") or body.get("user")
+    request = CodexRequest(
+        model=model,
+        input=items,
+        instructions=instructions,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice")),
+        parallel_tool_calls=bool(body.get("parallel_tool_calls", True)),
+        reasoning_effort=body.get("reasoning_effort"),
+        reasoning_summary=summary,
+        verbosity=body.get("verbosity"),
+        text_format=_text_format(body.get("response_format")),
+        service_tier=tier,
+        session_id=derive_session_id(
+            explicit=body.get("prompt_cache_key"),
+            user=user if isinstance(user, str) else None,
+            instructions=instructions,
+            items=items,
+        ),
+    )
+    return Translation(
+        request=request,
+        stream=bool(body.get("stream")),
+        dropped=dropped,
+        include_usage=bool(stream_options.get("include_usage")),
+        reasoning_content=summary is not None,
+        model=model,
+    )
+
+
+# --- response ------------------------------------------------------------------------------------
+
+
+def chat_usage(usage: Usage) -> dict[str, Any]:
+    """A core :class:`Usage` in the Chat Completions shape."""
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+def _finish_reason(has_tool_calls: bool, incomplete_reason: str | None) -> str:
+    if incomplete_reason == "content_filter":
+        return "content_filter"
+    if incomplete_reason is not None:
+        return "length"
+    return "tool_calls" if has_tool_calls else "stop"
+
+
+def _message_text(items: list[dict[str, Any]]) -> str:
+    parts = []
+    for item in items:
+        if item.get("type") == "message" and item.get("role", "assistant") == "assistant":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text":
+                    parts.append(part.get("text") or "")
+    return "".join(parts)
+
+
+def _reasoning_text(items: list[dict[str, Any]]) -> str:
+    paragraphs = []
+    for item in items:
+        if item.get("type") == "reasoning":
+            for part in item.get("summary") or []:
+                if part.get("text"):
+                    paragraphs.append(part["text"])
+    return "\n\n".join(paragraphs)
+
+
+def chat_completion(
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
+    acc: Accumulator,
+    usage: Usage | None,
+    reasoning_content: bool,
+    incomplete_reason: str | None = None,
+) -> dict[str, Any]:
+    """A ``chat.completion`` object from what the turn produced."""
+    items = acc.items()
+    calls = [i for i in items if i.get("type") == "function_call"]
+    text = _message_text(items)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if (text or not calls) else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": c.get("call_id") or c.get("id"),
+                "type": "function",
+                "function": {"name": c.get("name"), "arguments": c.get("arguments") or ""},
+            }
+            for c in calls
+        ]
+    if reasoning_content:
+        message["reasoning_content"] = _reasoning_text(items) or None
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": _finish_reason(bool(calls), incomplete_reason),
+                "logprobs": None,
+            }
+        ],
+        "usage": chat_usage(usage or Usage()),
+        "system_fingerprint": None,
+    }
+
+
+class ChatEncoder:
+    """Turns core stream events into ``chat.completion.chunk`` objects.
+
+    Exactly one chunk carries a ``finish_reason``; tool calls stream as ``tool_calls`` deltas
+    with a stable ``index`` (``id`` and ``name`` in the first delta of each call).
+    """
+
+    def __init__(
+        self,
+        *,
+        completion_id: str,
+        created: int,
+        model: str,
+        include_usage: bool,
+        reasoning_content: bool,
+    ) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self.include_usage = include_usage
+        self.reasoning_content = reasoning_content
+        self.acc = Accumulator()
+        self._tool_index: dict[int, int] = {}
+        self._sent_args: dict[int, str] = {}
+        self.finished = False
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            "system_fingerprint": None,
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def start(self) -> list[dict[str, Any]]:
+        """The first chunk: the assistant role with empty content."""
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def _open_call(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
+        k = len(self._tool_index)
+        self._tool_index[index] = k
+        self._sent_args[index] = ""
+        return self._chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": k,
+                        "id": item.get("call_id") or item.get("id"),
+                        "type": "function",
+                        "function": {"name": item.get("name"), "arguments": ""},
+                    }
+                ]
+            }
+        )
+
+    def _args(self, index: int, piece: str) -> dict[str, Any]:
+        self._sent_args[index] += piece
+        k = self._tool_index[index]
+        return self._chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
+
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
+        """The chunks one core event turns into (often none)."""
+        self.acc.feed(event)
+        out: list[dict[str, Any]] = []
+        if isinstance(event, TextDelta):
+            if event.text:
+                out.append(self._chunk({"content": event.text}))
+        elif isinstance(event, ReasoningDelta):
+            if self.reasoning_content and event.text:
+                out.append(self._chunk({"reasoning_content": event.text}))
+        elif isinstance(event, ItemAdded):
+            if event.item.get("type") == "function_call" and event.item.get("call_id"):
+                out.append(self._open_call(event.output_index, event.item))
+        elif isinstance(event, ToolArgumentsDelta):
+            if event.output_index in self._tool_index and event.delta:
+                out.append(self._args(event.output_index, event.delta))
+        elif isinstance(event, Completed):
+            out.extend(self.finish(event.result.usage))
+        elif isinstance(event, ItemDone):
+            item = event.item
+            if item.get("type") == "function_call":
+                index = event.output_index
+                if index not in self._tool_index:
+                    out.append(self._open_call(index, item))
+                final = item.get("arguments") or ""
+                sent = self._sent_args[index]
+                if final != sent and final.startswith(sent):
+                    out.append(self._args(index, final[len(sent) :]))
+        return out
+
+    def finish(self, usage: Usage | None, incomplete_reason: str | None = None) -> list[dict]:
+        """The single ``finish_reason`` chunk, then the usage chunk when asked for."""
+        if self.finished:
+            return []
+        self.finished = True
+        calls = bool(self._tool_index) or any(
+            i.get("type") == "function_call" for i in self.acc.items()
+        )
+        out = [self._chunk({}, _finish_reason(calls, incomplete_reason))]
+        if self.include_usage:
+            out.append(
+                {
+                    "id": self.completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": chat_usage(usage or Usage()),
+                    "system_fingerprint": None,
+                }
+            )
+        return out
+
+    def fail(self, exc: BaseException) -> list[dict[str, Any]]:
+        """What ends a broken stream: a ``length`` finish for a truncated turn, else an error."""
+        if isinstance(exc, core_errors.IncompleteResponse):
+            partial = getattr(exc, "partial", None)
+            return self.finish(getattr(partial, "usage", None), exc.reason or "unknown")
+        return [error_info(exc).body()]
+
+
+async def encode_stream(
+    encoder: ChatEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[bytes]:
+    """The SSE body of a streaming chat completion, ending with ``data: [DONE]``."""
+    for chunk in encoder.start():
+        yield sse_bytes(chunk)
+    try:
+        async for event in chain(first, rest):
+            for chunk in encoder.feed(event):
+                yield sse_bytes(chunk)
+        if not encoder.finished:
+            raise core_errors.StreamClosedEarly(
+                "The backend's stream ended before the response was complete."
+            )
+    except Exception as exc:  # ends the stream with an error object, never a traceback
+        for chunk in encoder.fail(exc):
+            yield sse_bytes(chunk)
+    yield sse_bytes("[DONE]")

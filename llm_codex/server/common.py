@@ -1,0 +1,256 @@
+"""Pieces both OpenAI faces share: model names, conversation affinity, system prompts, SSE.
+
+Pure functions only (no I/O), so the translators can be tested with hypothesis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_codex.core.types import (
+    Completed,
+    ItemAdded,
+    ItemDone,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolArgumentsDelta,
+    Usage,
+)
+from llm_codex.server.errors import RequestRefused
+
+__all__ = [
+    "DROPPED_HEADER",
+    "MODEL_PREFIX",
+    "Accumulator",
+    "Translation",
+    "chain",
+    "derive_session_id",
+    "first_user_text",
+    "model_slug",
+    "new_id",
+    "split_system",
+    "sse_bytes",
+    "text_of",
+    "usage_json",
+]
+
+#: Response header listing request parameters that were accepted but not sent upstream.
+DROPPED_HEADER = "x-llm-codex-dropped-params"
+#: ``llm`` model ids carry this prefix; the server accepts both forms.
+MODEL_PREFIX = "openai-codex/"
+_SESSION_NAMESPACE = uuid.UUID("5d0c1d6e-8a4b-4c0f-9d1e-6c6c6f646578")
+
+
+@dataclass
+class Translation:
+    """An OpenAI request turned into a core request plus what the face needs to answer."""
+
+    request: Any  # CodexRequest
+    stream: bool = False
+    dropped: list[str] = field(default_factory=list)
+    include_usage: bool = False
+    reasoning_content: bool = False
+    model: str = ""
+
+    def headers(self) -> dict[str, str]:
+        """The warning header naming dropped parameters (sorted), when any were dropped."""
+        return {DROPPED_HEADER: ",".join(sorted(self.dropped))} if self.dropped else {}
+
+
+async def chain(
+    first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[StreamEvent]:
+    """``first`` (already taken from the stream to learn early errors), then the rest."""
+    if first is not None:
+        yield first
+    async for event in rest:
+        yield event
+
+
+def new_id(prefix: str) -> str:
+    """A fresh opaque id such as ``chatcmpl-3f2a…``."""
+    return f"{prefix}{uuid.uuid4().hex}"
+
+
+def model_slug(value: Any) -> str:
+    """The backend slug for a ``model`` field; ``openai-codex/gpt-5.5`` is accepted too."""
+    if not isinstance(value, str) or not value.strip():
+        raise RequestRefused("'model' is required and must be a string.", param="model")
+    value = value.strip()
+    if value.startswith(MODEL_PREFIX):
+        value = value[len(MODEL_PREFIX) :]
+    return value
+
+
+def text_of(content: Any) -> str:
+    """The text of a message ``content``: a string, or the text of its text-like parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        return "".join(texts)
+    return ""
+
+
+def first_user_text(items: list[dict[str, Any]]) -> str:
+    """The text of the first user message in Responses input items ("" when there is none)."""
+    for item in items:
+        if item.get("type", "message") == "message" and item.get("role") == "user":
+            return text_of(item.get("content"))
+    return ""
+
+
+def derive_session_id(
+    *,
+    explicit: str | None,
+    user: str | None,
+    instructions: str | None,
+    items: list[dict[str, Any]],
+) -> str:
+    """A stable conversation UUID for ``session-id`` / ``prompt_cache_key``.
+
+    An explicit ``prompt_cache_key`` wins (used as is when it is a UUID, else mapped to one).
+    Otherwise the id is a hash of the end-user id, the instructions and the first user message,
+    so every turn of one conversation (which repeats those) lands on the same cache.
+    """
+    if explicit:
+        try:
+            return str(uuid.UUID(explicit))
+        except ValueError:
+            return str(uuid.uuid5(_SESSION_NAMESPACE, "key:" + explicit))
+    material = json.dumps([user or "", instructions or "", first_user_text(items)])
+    digest = hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return str(uuid.uuid5(_SESSION_NAMESPACE, "conv:" + digest))
+
+
+def _is_text_only(content: Any) -> bool:
+    if isinstance(content, str):
+        return True
+    if not isinstance(content, list):
+        return False
+    return all(
+        isinstance(p, dict) and p.get("type") in ("input_text", "text", "output_text")
+        for p in content
+    )
+
+
+def split_system(
+    items: list[dict[str, Any]],
+    instructions: str | None,
+    *,
+    roles: tuple[str, ...] = ("system",),
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Move system prompts out of ``input`` (the backend refuses ``role: "system"``).
+
+    Leading messages whose role is in ``roles`` and whose content is text become part of
+    ``instructions`` (after any explicit instructions, blank-line separated). Any later
+    ``system`` message becomes a ``developer`` message in place, keeping its position.
+    """
+    texts = [instructions] if instructions else []
+    rest: list[dict[str, Any]] = []
+    leading = True
+    for item in items:
+        is_msg = item.get("type", "message") == "message"
+        role = item.get("role")
+        if leading and is_msg and role in roles and _is_text_only(item.get("content")):
+            text = text_of(item.get("content"))
+            if text:
+                texts.append(text)
+            continue
+        leading = False
+        if is_msg and role == "system":
+            item = {**item, "role": "developer"}
+        rest.append(item)
+    joined = "\n\n".join(texts)
+    return (joined or None), rest
+
+
+def usage_json(usage: Usage) -> dict[str, Any]:
+    """A core :class:`Usage` in the Responses API shape."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
+    }
+
+
+def sse_bytes(data: Any, *, event: str | None = None) -> bytes:
+    """One SSE frame: optional ``event:`` line, one ``data:`` line (JSON unless a string)."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+@dataclass
+class Accumulator:
+    """Collects a turn from core stream events, so a partial turn can still be answered.
+
+    Finished items come from :class:`ItemDone` (authoritative); items still open are rebuilt
+    from their :class:`ItemAdded` and the deltas seen so far.
+    """
+
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)
+    added: dict[int, dict[str, Any]] = field(default_factory=dict)
+    text: dict[int, str] = field(default_factory=dict)
+    reasoning: dict[int, dict[int, str]] = field(default_factory=dict)
+    arguments: dict[int, str] = field(default_factory=dict)
+    result: Any = None  # CodexResult once Completed arrived
+
+    def feed(self, event: StreamEvent) -> None:
+        """Record one event."""
+        if isinstance(event, TextDelta):
+            self.text[event.output_index] = self.text.get(event.output_index, "") + event.text
+        elif isinstance(event, ReasoningDelta):
+            parts = self.reasoning.setdefault(event.output_index, {})
+            parts[event.summary_index] = parts.get(event.summary_index, "") + event.text
+        elif isinstance(event, ToolArgumentsDelta):
+            i = event.output_index
+            self.arguments[i] = self.arguments.get(i, "") + event.delta
+        elif isinstance(event, ItemAdded):
+            self.added[event.output_index] = dict(event.item)
+        elif isinstance(event, ItemDone):
+            self.done[event.output_index] = event.item
+        elif isinstance(event, Completed):
+            self.result = event.result
+
+    def indexed_items(self) -> list[tuple[int | None, dict[str, Any]]]:
+        """``(output_index, item)`` for every output item, finished or rebuilt from deltas."""
+        indexes = sorted(set(self.done) | set(self.added) | set(self.text) | set(self.reasoning))
+        if not indexes and self.result is not None:
+            return [(None, item) for item in self.result.items]
+        return [(i, self.done.get(i) or self._rebuild(i)) for i in indexes]
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every output item in ``output_index`` order, finished or rebuilt from deltas."""
+        return [item for _, item in self.indexed_items()]
+
+    def _rebuild(self, index: int) -> dict[str, Any]:
+        item = dict(self.added.get(index) or {})
+        kind = item.get("type") or ("reasoning" if index in self.reasoning else "message")
+        item["type"] = kind
+        if kind == "message":
+            item.setdefault("role", "assistant")
+            text = self.text.get(index, "")
+            item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
+        elif kind == "reasoning":
+            parts = self.reasoning.get(index, {})
+            item["summary"] = [{"type": "summary_text", "text": parts[k]} for k in sorted(parts)]
+        elif kind == "function_call":
+            item["arguments"] = self.arguments.get(index, item.get("arguments") or "")
+        item["status"] = "incomplete"
+        return item

@@ -1,0 +1,570 @@
+"""``POST /v1/responses``: the OpenAI Responses API over the Codex backend.
+
+The request is translated into a :class:`~llm_codex.core.types.CodexRequest` with the backend's
+rules applied:
+
+- sampling and length parameters (``temperature``, ``top_p``, ``max_output_tokens``, …) and
+  unknown fields are dropped and named in the ``x-llm-codex-dropped-params`` response header;
+- things that would change the meaning of the request are refused with a 400:
+  ``previous_response_id``, ``conversation``, ``background: true``, ``store: true``, ``prompt``
+  templates, ``item_reference`` items and ``file_id`` images;
+- leading ``system`` messages become ``instructions``; later ones become ``developer`` messages;
+- item ids are stripped (the backend stores nothing, replayed ids fail).
+
+Streaming answers re-serialise the core's events as Responses API SSE events in order
+(``response.created`` … ``response.completed``); the final ``response.completed`` carries the
+assembled ``output`` (the backend's own is empty). Non-stream answers are assembled from the
+same stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llm_codex.core import errors as core_errors
+from llm_codex.core.types import (
+    CodexRequest,
+    Completed,
+    ItemAdded,
+    ItemDone,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolArgumentsDelta,
+)
+from llm_codex.server.common import (
+    Accumulator,
+    Translation,
+    chain,
+    derive_session_id,
+    model_slug,
+    new_id,
+    split_system,
+    sse_bytes,
+    usage_json,
+)
+from llm_codex.server.errors import RequestRefused, error_info
+
+__all__ = [
+    "ResponsesEncoder",
+    "normalise_input",
+    "response_object",
+    "translate_responses_request",
+]
+
+#: Accepted and used.
+_USED = {
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "text",
+    "service_tier",
+    "prompt_cache_key",
+    "stream",
+    "store",
+    "include",
+    "user",
+    "safety_identifier",
+    "background",
+}
+#: Refused when present and not null/false: they change what the request means.
+_REFUSED = {
+    "previous_response_id": "'previous_response_id' is not supported: the Codex backend stores "
+    "nothing, so send the whole conversation in 'input'.",
+    "conversation": "'conversation' is not supported: the Codex backend stores nothing, so send "
+    "the whole conversation in 'input'.",
+    "prompt": "Stored prompt templates ('prompt') are not supported by the Codex backend.",
+}
+_SERVICE_TIERS_OMITTED = {"auto", "default"}
+
+
+def _refuse(message: str, param: str | None = None, **kw: Any) -> RequestRefused:
+    return RequestRefused(message, param=param, **kw)
+
+
+def _normalise_part(part: Any, role: str, where: str) -> dict[str, Any]:
+    if isinstance(part, str):
+        part = {"type": "output_text" if role == "assistant" else "input_text", "text": part}
+    if not isinstance(part, dict):
+        raise _refuse(f"{where} must be an object.", "input")
+    part = dict(part)
+    kind = part.get("type")
+    if kind in ("input_image",) and part.get("file_id") and not part.get("image_url"):
+        raise _refuse(
+            "Uploaded files ('file_id') are not supported by the Codex backend: send the image "
+            "inline as a data: URL in 'image_url'.",
+            "input",
+        )
+    if kind == "input_file" and part.get("file_id") and not part.get("file_data"):
+        raise _refuse(
+            "Uploaded files ('file_id') are not supported by the Codex backend: send the file "
+            "inline in 'file_data'.",
+            "input",
+        )
+    return part
+
+
+def normalise_input(value: Any) -> list[dict[str, Any]]:
+    """Responses ``input`` as a list of typed items, without ids, with list ``content``.
+
+    A string becomes one user message; string ``content`` becomes one text part; items with a
+    ``role`` but no ``type`` are messages. ``item_reference`` items and ``file_id`` references
+    are refused (nothing is stored upstream).
+    """
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": [_text("user", value)]}]
+    if not isinstance(value, list):
+        raise _refuse("'input' must be a string or a list of items.", "input")
+    items: list[dict[str, Any]] = []
+    for n, raw in enumerate(value):
+        if not isinstance(raw, dict):
+            raise _refuse(f"input[{n}] must be an object.", "input")
+        item = {k: v for k, v in raw.items() if k != "id"}
+        kind = item.get("type") or ("message" if "role" in item else None)
+        if kind is None:
+            raise _refuse(f"input[{n}] has no 'type'.", "input")
+        if kind == "item_reference":
+            raise _refuse(
+                "'item_reference' items are not supported: the Codex backend stores nothing, "
+                "so send the items themselves.",
+                "input",
+            )
+        item["type"] = kind
+        if kind == "message":
+            role = item.get("role")
+            if role not in ("user", "assistant", "system", "developer"):
+                raise _refuse(f"input[{n}] has an unknown role {role!r}.", "input")
+            content = item.get("content")
+            if isinstance(content, str):
+                item["content"] = [_text(role, content)]
+            elif isinstance(content, list):
+                where = f"input[{n}].content part"
+                item["content"] = [_normalise_part(p, role, where) for p in content]
+            else:
+                raise _refuse(f"input[{n}].content must be a string or a list.", "input")
+        items.append(item)
+    return items
+
+
+def _text(role: str, text: str) -> dict[str, Any]:
+    return {"type": "output_text" if role == "assistant" else "input_text", "text": text}
+
+
+def translate_responses_request(body: dict[str, Any]) -> Translation:
+    """Turn a Responses API request body into a core request (or raise :class:`RequestRefused`)."""
+    dropped: list[str] = []
+    for name, message in _REFUSED.items():
+        if body.get(name):
+            raise _refuse(message, name, code="unsupported_parameter")
+    if body.get("background"):
+        raise _refuse(
+            "'background' responses are not supported by the Codex backend.",
+            "background",
+            code="unsupported_parameter",
+        )
+    if body.get("store") is True:
+        raise _refuse(
+            "'store': true is not supported: the Codex backend stores nothing (send "
+            "'store': false or leave it out).",
+            "store",
+            code="unsupported_parameter",
+        )
+    for name in body:
+        if name not in _USED and name not in _REFUSED:
+            dropped.append(name)
+
+    model = model_slug(body.get("model"))
+    items = normalise_input(body.get("input", []))
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise _refuse("'instructions' must be a string.", "instructions")
+    instructions, items = split_system(items, instructions)
+
+    reasoning = body.get("reasoning") or {}
+    if not isinstance(reasoning, dict):
+        raise _refuse("'reasoning' must be an object.", "reasoning")
+    text = body.get("text") or {}
+    if not isinstance(text, dict):
+        raise _refuse("'text' must be an object.", "text")
+    text_format = text.get("format")
+    if isinstance(text_format, dict) and text_format.get("type") == "text":
+        text_format = None
+    tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise _refuse("'tools' must be a list.", "tools")
+    include = body.get("include") or []
+    if any(value != "reasoning.encrypted_content" for value in include or []):
+        dropped.append("include")
+    tier = body.get("service_tier")
+    if tier in _SERVICE_TIERS_OMITTED:
+        tier = None
+
+    user = body.get("safety_identifier") or body.get("user")
+    request = CodexRequest(
+        model=model,
+        input=items,
+        instructions=instructions,
+        tools=list(tools),
+        tool_choice=body.get("tool_choice") or "auto",
+        parallel_tool_calls=bool(body.get("parallel_tool_calls", True)),
+        reasoning_effort=reasoning.get("effort"),
+        reasoning_summary=reasoning.get("summary") or reasoning.get("generate_summary"),
+        verbosity=text.get("verbosity"),
+        text_format=text_format,
+        service_tier=tier,
+        session_id=derive_session_id(
+            explicit=body.get("prompt_cache_key"),
+            user=user if isinstance(user, str) else None,
+            instructions=instructions,
+            items=items,
+        ),
+    )
+    return Translation(
+        request=request, stream=bool(body.get("stream")), dropped=dropped, model=model
+    )
+
+
+def response_object(
+    *,
+    response_id: str,
+    created_at: int,
+    request: CodexRequest,
+    status: str,
+    output: list[dict[str, Any]] | None = None,
+    usage: Any = None,
+    error: dict[str, Any] | None = None,
+    incomplete_reason: str | None = None,
+) -> dict[str, Any]:
+    """A Responses API ``response`` object describing this turn."""
+    reasoning = None
+    if request.reasoning_effort or request.reasoning_summary:
+        reasoning = {"effort": request.reasoning_effort, "summary": request.reasoning_summary}
+    text: dict[str, Any] = {"format": request.text_format or {"type": "text"}}
+    if request.verbosity:
+        text["verbosity"] = request.verbosity
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "model": request.model,
+        "output": output or [],
+        "usage": usage_json(usage) if usage is not None else None,
+        "error": error,
+        "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
+        "instructions": request.instructions,
+        "tools": request.tools,
+        "tool_choice": request.tool_choice,
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "reasoning": reasoning,
+        "text": text,
+        "service_tier": request.service_tier,
+        "store": False,
+        "background": False,
+        "metadata": {},
+        "temperature": None,
+        "top_p": None,
+        "max_output_tokens": None,
+        "previous_response_id": None,
+        "prompt_cache_key": request.session_id,
+    }
+
+
+class ResponsesEncoder:
+    """Turns core stream events into Responses API SSE events, in order, with sequence numbers.
+
+    The core hands over typed events (text deltas, items added/done); this class adds the
+    framing events a Responses client expects (``content_part.added``/``.done``,
+    ``output_text.done``, ``reasoning_summary_part.added``…) so the official SDK's stream
+    accumulator sees a consistent sequence. Ids stay those of the backend's items.
+    """
+
+    def __init__(self, request: CodexRequest, *, response_id: str, created_at: int) -> None:
+        self.request = request
+        self.response_id = response_id
+        self.created_at = created_at
+        self.acc = Accumulator()
+        self._seq = 0
+        self._item_ids: dict[int, str] = {}
+        self._kinds: dict[int, str] = {}
+        self._content_started: set[int] = set()
+        self._summary_started: dict[int, set[int]] = {}
+        self._synthesised: set[int] = set()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        data = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return data
+
+    def response(self, status: str, **kw: Any) -> dict[str, Any]:
+        """The ``response`` object of this turn with ``status`` (and output, usage… in ``kw``)."""
+        return response_object(
+            response_id=self.response_id,
+            created_at=self.created_at,
+            request=self.request,
+            status=status,
+            **kw,
+        )
+
+    def _ensure_item(self, index: int, kind: str, out: list[dict[str, Any]]) -> str:
+        if index not in self._item_ids:
+            prefix = {"message": "msg_", "reasoning": "rs_"}.get(kind, "item_")
+            item_id = new_id(prefix)
+            self._item_ids[index] = item_id
+            self._kinds[index] = kind
+            self._synthesised.add(index)
+            item: dict[str, Any] = {"id": item_id, "type": kind, "status": "in_progress"}
+            if kind == "message":
+                item.update(role="assistant", content=[])
+            elif kind == "reasoning":
+                item["summary"] = []
+            out.append(self._event("response.output_item.added", output_index=index, item=item))
+        return self._item_ids[index]
+
+    # -- public ---------------------------------------------------------------------------------
+    def start(self) -> list[dict[str, Any]]:
+        """``response.created`` and ``response.in_progress``."""
+        resp = self.response("in_progress")
+        return [
+            self._event("response.created", response=resp),
+            self._event("response.in_progress", response=resp),
+        ]
+
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
+        """The SSE events (as dicts) that one core event turns into."""
+        self.acc.feed(event)
+        out: list[dict[str, Any]] = []
+        if isinstance(event, ItemAdded):
+            item = dict(event.item)
+            index = event.output_index
+            item_id = item.get("id")
+            if not item_id:
+                item_id = item["id"] = new_id("item_")
+                self._synthesised.add(index)
+            self._item_ids[index] = item_id
+            self._kinds[index] = item.get("type", "")
+            out.append(self._event("response.output_item.added", output_index=index, item=item))
+        elif isinstance(event, TextDelta):
+            index = event.output_index
+            item_id = self._ensure_item(index, "message", out)
+            if index not in self._content_started:
+                self._content_started.add(index)
+                part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+                out.append(
+                    self._event(
+                        "response.content_part.added",
+                        item_id=item_id,
+                        output_index=index,
+                        content_index=0,
+                        part=part,
+                    )
+                )
+            out.append(
+                self._event(
+                    "response.output_text.delta",
+                    item_id=item_id,
+                    output_index=index,
+                    content_index=0,
+                    delta=event.text,
+                    logprobs=[],
+                )
+            )
+        elif isinstance(event, ReasoningDelta):
+            index = event.output_index
+            item_id = self._ensure_item(index, "reasoning", out)
+            started = self._summary_started.setdefault(index, set())
+            if event.summary_index not in started:
+                started.add(event.summary_index)
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.added",
+                        item_id=item_id,
+                        output_index=index,
+                        summary_index=event.summary_index,
+                        part={"type": "summary_text", "text": ""},
+                    )
+                )
+            out.append(
+                self._event(
+                    "response.reasoning_summary_text.delta",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=event.summary_index,
+                    delta=event.text,
+                )
+            )
+        elif isinstance(event, ToolArgumentsDelta):
+            index = event.output_index
+            item_id = self._item_ids.get(index) or event.item_id or ""
+            out.append(
+                self._event(
+                    "response.function_call_arguments.delta",
+                    item_id=item_id,
+                    output_index=index,
+                    delta=event.delta,
+                )
+            )
+        elif isinstance(event, ItemDone):
+            out.extend(self._item_done(event))
+        elif isinstance(event, Completed):
+            result = event.result
+            out.append(
+                self._event(
+                    "response.completed",
+                    response=self.response("completed", output=self.output(), usage=result.usage),
+                )
+            )
+        return out
+
+    def output(self) -> list[dict[str, Any]]:
+        """The items so far, with the ids the client saw in the stream."""
+        fixed = []
+        for index, item in self.acc.indexed_items():
+            if index is not None and index in self._synthesised:
+                item = {**item, "id": self._item_ids[index]}
+            fixed.append(item)
+        return fixed
+
+    def _item_done(self, event: ItemDone) -> list[dict[str, Any]]:
+        index = event.output_index
+        item = dict(event.item)
+        kind = item.get("type", "")
+        out: list[dict[str, Any]] = []
+        if index not in self._item_ids:
+            self._item_ids[index] = item.get("id") or new_id("item_")
+            out.append(
+                self._event(
+                    "response.output_item.added",
+                    output_index=index,
+                    item={**item, "id": self._item_ids[index], "status": "in_progress"},
+                )
+            )
+        elif index in self._synthesised or not item.get("id"):
+            item["id"] = self._item_ids[index]
+        item_id = self._item_ids[index]
+        if kind == "message":
+            for n, part in enumerate(item.get("content") or []):
+                if part.get("type") != "output_text":
+                    continue
+                if n == 0 and index not in self._content_started:
+                    out.append(
+                        self._event(
+                            "response.content_part.added",
+                            item_id=item_id,
+                            output_index=index,
+                            content_index=n,
+                            part={**part, "text": ""},
+                        )
+                    )
+                out.append(
+                    self._event(
+                        "response.output_text.done",
+                        item_id=item_id,
+                        output_index=index,
+                        content_index=n,
+                        text=part.get("text", ""),
+                        logprobs=[],
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.content_part.done",
+                        item_id=item_id,
+                        output_index=index,
+                        content_index=n,
+                        part=part,
+                    )
+                )
+        elif kind == "reasoning":
+            for n, part in enumerate(item.get("summary") or []):
+                text = part.get("text", "")
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_text.done",
+                        item_id=item_id,
+                        output_index=index,
+                        summary_index=n,
+                        text=text,
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.done",
+                        item_id=item_id,
+                        output_index=index,
+                        summary_index=n,
+                        part={"type": "summary_text", "text": text},
+                    )
+                )
+        elif kind == "function_call":
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    item_id=item_id,
+                    output_index=index,
+                    name=item.get("name"),
+                    arguments=item.get("arguments", ""),
+                )
+            )
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+        return out
+
+    def fail(self, exc: BaseException) -> list[dict[str, Any]]:
+        """The terminal event for a stream that broke: ``response.incomplete``,
+        ``response.failed`` or an ``error`` event."""
+        if isinstance(exc, core_errors.IncompleteResponse):
+            return [
+                self._event(
+                    "response.incomplete",
+                    response=self.response(
+                        "incomplete",
+                        output=self.output(),
+                        usage=getattr(exc.partial, "usage", None),
+                        incomplete_reason=exc.reason or "unknown",
+                    ),
+                )
+            ]
+        info = error_info(exc)
+        if isinstance(exc, core_errors.ResponseFailed):
+            return [
+                self._event(
+                    "response.failed",
+                    response=self.response(
+                        "failed",
+                        output=self.output(),
+                        error={"code": info.code, "message": info.message},
+                    ),
+                )
+            ]
+        return [self._event("error", code=info.code, message=info.message, param=info.param)]
+
+
+async def encode_stream(
+    encoder: ResponsesEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[bytes]:
+    """The SSE body of a streaming ``/v1/responses`` answer (errors end it with an event)."""
+    for data in encoder.start():
+        yield sse_bytes(data, event=data["type"])
+    try:
+        async for event in chain(first, rest):
+            for data in encoder.feed(event):
+                yield sse_bytes(data, event=data["type"])
+        if encoder.acc.result is None:
+            raise core_errors.StreamClosedEarly(
+                "The backend's stream ended before the response was complete."
+            )
+    except Exception as exc:  # every failure ends the stream with an event, never a traceback
+        for data in encoder.fail(exc):
+            yield sse_bytes(data, event=data["type"])
+
+
+def now_seconds() -> int:
+    """Whole seconds since the epoch, for ``created_at``."""
+    return int(time.time())

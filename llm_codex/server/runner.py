@@ -1,0 +1,127 @@
+"""Running the app with uvicorn: in the foreground (``llm codex serve``) or in a thread (tests,
+benchmarks, embedding).
+
+Both bind the socket before reporting the URL, so port 0 works and the printed URL is real.
+Shutdown is graceful: open streams get ``graceful_timeout`` seconds to finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from llm_codex.server.app import ServerSettings, create_app
+
+__all__ = ["ServerThread", "base_url", "configure_access_log", "make_server"]
+
+
+def base_url(host: str, port: int) -> str:
+    """``http://host:port`` with IPv6 addresses bracketed."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that calls ``on_started(port)`` once its socket is bound."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[int], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+        self.port: int | None = None
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit:
+            return
+        for server in self.servers:
+            for sock in server.sockets:
+                self.port = sock.getsockname()[1]
+                break
+        if self._on_started is not None and self.port is not None:
+            self._on_started(self.port)
+
+
+def make_server(
+    settings: ServerSettings,
+    *,
+    graceful_timeout: float = 30.0,
+    on_started: Callable[[int], None] | None = None,
+    app: Any = None,
+    log_level: str = "warning",
+) -> _Server:
+    """A uvicorn server for ``settings`` (uvicorn's own access log off: we log our own)."""
+    config = uvicorn.Config(
+        app if app is not None else create_app(settings),
+        host=settings.host.strip("[]"),
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=graceful_timeout,
+        lifespan="on",
+    )
+    return _Server(config, on_started)
+
+
+def configure_access_log(stream: Any = None) -> None:
+    """Send the access log (one line per request) to stderr, once."""
+    logger = logging.getLogger("llm_codex.server.access")
+    if not any(getattr(h, "_llm_codex", False) for h in logger.handlers):
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler._llm_codex = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class ServerThread:
+    """The server on a real socket in a background thread (port 0 picks a free port).
+
+    ::
+
+        with ServerThread(ServerSettings(port=0)) as server:
+            openai.OpenAI(base_url=server.url + "/v1", api_key="x")
+    """
+
+    def __init__(
+        self, settings: ServerSettings | None = None, *, app: Any = None, **app_kwargs: Any
+    ) -> None:
+        self.settings = settings or ServerSettings(port=0)
+        if app is None:
+            app = create_app(self.settings, **app_kwargs)
+        self.app = app
+        self._started = threading.Event()
+        self.server = make_server(
+            self.settings, app=app, graceful_timeout=5.0, on_started=lambda _: self._started.set()
+        )
+        self._thread = threading.Thread(target=self.server.run, name="llm-codex-serve", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (no ``/v1``)."""
+        return base_url(self.settings.host, self.server.port or 0)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        if not self._started.wait(10):
+            self.stop()
+            raise RuntimeError("the llm-codex server did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

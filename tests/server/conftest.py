@@ -1,0 +1,43 @@
+"""Fixtures: the llm-codex server on a real socket in front of the fake backend."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from llm_codex.server.app import ServerSettings
+from llm_codex.server.runner import ServerThread
+
+
+@pytest.fixture
+def serve(codex_backend):
+    """Start servers (``serve(api_key=..., ...)``) on 127.0.0.1:0; all stopped after the test."""
+    started: list[ServerThread] = []
+
+    def start(**settings) -> ServerThread:
+        settings.setdefault("port", 0)
+        server = ServerThread(ServerSettings(**settings)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(serve) -> ServerThread:
+    """One server with default settings (loopback, no API key)."""
+    return serve()
+
+
+@pytest.fixture
+def client(server) -> openai.OpenAI:
+    """The real OpenAI SDK pointed at the server."""
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+
+
+@pytest.fixture
+def aclient(server) -> openai.AsyncOpenAI:
+    """The real async OpenAI SDK pointed at the server."""
+    return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
