@@ -7,6 +7,7 @@ pay nothing for them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
@@ -38,11 +39,9 @@ class _LazyGroup(click.Group):
         if spec is None:
             return None
         module_name, attribute, short_help = spec
-        try:
-            module = importlib.import_module(module_name)
-            return getattr(module, attribute)
-        except (ImportError, AttributeError):
+        if importlib.util.find_spec(module_name) is None:
             return _not_yet_available(cmd_name, short_help)
+        return getattr(importlib.import_module(module_name), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, spec[2]) for name, spec in _COMMANDS.items()]

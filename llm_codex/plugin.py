@@ -1,12 +1,21 @@
 """llm hooks: the ``openai-codex/*`` models and the ``llm codex`` commands.
 
 This module is imported whenever ``llm`` starts, so it stays light: no network, no credential
-reads, heavy imports deferred to the functions that need them.
+reads, heavy imports deferred to the functions that need them. ``register_models`` reads the
+cached model catalog (or the built-in list) only; ``llm --help`` and ``llm logs`` never call it.
 """
 
 from __future__ import annotations
 
 import llm
+
+
+@llm.hookimpl
+def register_models(register):  # type: ignore[no-untyped-def]
+    """Register ``openai-codex/<slug>`` (sync and async) for every model in the catalog."""
+    from llm_codex.llm_models import register_all
+
+    register_all(register)
 
 
 @llm.hookimpl

@@ -1,0 +1,312 @@
+"""The ``openai-codex/<slug>`` llm models (sync and async) and their registration.
+
+Registration (:func:`register_all`) reads the catalog with
+:func:`llm_codex.core.catalog.load_models` (one small file or the built-in list) and builds one
+sync and one async model per entry. It makes no network call, reads no credentials and never
+refreshes a token; the per-model ``Options`` classes come from the request translator's cache.
+
+A prompt (``execute``):
+
+1. is translated into a :class:`~llm_codex.core.types.CodexRequest` by
+   :func:`llm_codex.llm_request.build_codex_request` (bad options, attachments or schemas fail
+   here, before anything is sent; ``conversation.id`` keys the prompt cache);
+2. is streamed with the process-wide core client over :func:`llm_codex.auth.default_auth_manager`;
+3. has its events translated by :class:`llm_codex.llm_events.EventTranslator`;
+4. after a successful answer, prints the rate-limit warnings of
+   :func:`llm_codex.core.ratelimits.record_response_snapshot` on stderr and, at most once per
+   process, refreshes a stale model catalog (short timeout, errors ignored).
+
+Every :class:`~llm_codex.core.errors.CodexError` is raised to llm as :class:`CodexModelError`
+(an ``llm.ModelError``) holding the error's one sentence, so the CLI prints ``Error: <sentence>``
+and exits 1 without a traceback. When the answer was cut off (``response.incomplete``), the text
+that arrived has already been streamed; the error then says it was cut off and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any
+
+import llm
+
+from llm_codex.core.catalog import ModelInfo, load_models
+from llm_codex.core.errors import CodexError, IncompleteResponse
+from llm_codex.core.types import CodexRequest, CodexResult, Completed, TextDelta
+from llm_codex.llm_events import EventTranslator
+from llm_codex.llm_request import (
+    METADATA_KEY,
+    attachment_types_for,
+    build_codex_request,
+    citations_text,
+    options_class,
+    server_item_events,
+    server_side_tools_for,
+)
+
+__all__ = [
+    "MODEL_PREFIX",
+    "AsyncCodexModel",
+    "CodexModel",
+    "CodexModelError",
+    "model_error",
+    "register_all",
+]
+
+#: Every model id is ``openai-codex/<slug>``. No aliases: ``codex/...`` belongs to another plugin.
+MODEL_PREFIX = "openai-codex/"
+
+#: Timeout (seconds) of the lazy catalog refresh that follows a successful answer.
+CATALOG_REFRESH_TIMEOUT = 5.0
+
+
+class CodexModelError(llm.ModelError):
+    """An llm-codex failure shown to the user; ``codex_error`` is the underlying core error."""
+
+    def __init__(self, message: str, *, codex_error: CodexError | None = None) -> None:
+        super().__init__(message)
+        self.codex_error = codex_error
+
+
+def _describe(err: CodexError) -> str:
+    """The one sentence shown to the user for a core error."""
+    if isinstance(err, IncompleteResponse):
+        reason = err.reason or "no reason given"
+        return (
+            f"The answer was cut off before the end (truncated: {reason}); "
+            "only the part that arrived was shown."
+        )
+    return str(err) or err.__class__.__name__
+
+
+def model_error(err: CodexError) -> CodexModelError:
+    """The llm error for a core error."""
+    return CodexModelError(_describe(err), codex_error=err)
+
+
+# --- process-wide clients --------------------------------------------------------------------
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
+def sync_client() -> Any:
+    """The process-wide :class:`~llm_codex.core.client.CodexClient` (created on first use)."""
+    client = _clients.get("sync")
+    if client is None:
+        with _lock:
+            client = _clients.get("sync")
+            if client is None:
+                from llm_codex.auth import default_auth_manager
+                from llm_codex.core.client import CodexClient
+
+                client = _clients["sync"] = CodexClient(credentials=default_auth_manager())
+    return client
+
+
+def async_client() -> Any:
+    """The process-wide :class:`~llm_codex.core.client.AsyncCodexClient` (one per process; the
+    core keeps one connection pool per event loop)."""
+    client = _clients.get("async")
+    if client is None:
+        with _lock:
+            client = _clients.get("async")
+            if client is None:
+                from llm_codex.auth import default_auth_manager
+                from llm_codex.core.client import AsyncCodexClient
+
+                client = _clients["async"] = AsyncCodexClient(credentials=default_auth_manager())
+    return client
+
+
+def reset_clients() -> None:
+    """Forget the process-wide clients and the catalog-refresh memo (tests)."""
+    global _catalog_refresh_done
+    with _lock:
+        _clients.clear()
+        _catalog_refresh_done = False
+
+
+# --- after a successful answer -----------------------------------------------------------------
+
+_catalog_refresh_done = False
+
+
+def _warn_rate_limits(result: CodexResult) -> None:
+    """Save the passive rate-limit snapshot; print its warning lines on stderr."""
+    if result.rate_limits is None:
+        return
+    from llm_codex.core.ratelimits import record_response_snapshot
+
+    try:
+        lines = record_response_snapshot(result.rate_limits)
+    except (OSError, CodexError):
+        return  # bookkeeping must never spoil an answer that arrived
+    for line in lines or ():
+        sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
+
+
+def _refresh_catalog_if_stale() -> None:
+    """Refresh a stale catalog cache once per process; any failure is ignored (next time)."""
+    global _catalog_refresh_done
+    if _catalog_refresh_done:
+        return
+    _catalog_refresh_done = True
+    from llm_codex.core.catalog import cache_is_stale, refresh_cache
+
+    with contextlib.suppress(Exception):
+        if cache_is_stale():
+            refresh_cache(_CatalogFetcher())
+
+
+class _CatalogFetcher:
+    """``get_json`` for the lazy refresh: one attempt, short timeout, the shared credentials."""
+
+    def get_json(self, url: str, params: Any = None) -> Any:
+        from llm_codex.auth import default_auth_manager
+        from llm_codex.core.client import CodexClient
+
+        client = CodexClient(credentials=default_auth_manager(), max_attempts=1)
+        return client.get_json(url, params=params, timeout=CATALOG_REFRESH_TIMEOUT)
+
+
+# --- the models ----------------------------------------------------------------------------
+
+
+class _SharedCodex:
+    """What sync and async models share: identity, capabilities, options, request building."""
+
+    needs_key = None
+    can_stream = True
+    supports_tools = True
+    supports_schema = True
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self.model_id = MODEL_PREFIX + info.slug
+        self.Options = options_class(info)
+        self.attachment_types = attachment_types_for(info)
+
+    @property
+    def supported_server_side_tools(self) -> tuple[type[llm.ServerSideTool], ...]:
+        return server_side_tools_for(self.info)
+
+    def __str__(self) -> str:
+        return f"OpenAI Codex: {self.model_id}"
+
+    def _request(self, prompt: llm.Prompt, conversation: Any) -> CodexRequest:
+        """The core request for this prompt (raises ConfigurationError before sending, e.g. for
+        a model that needs the unsupported "Responses Lite" form)."""
+        conversation_id = getattr(conversation, "id", None) if conversation else None
+        return build_codex_request(prompt, model=self.info, conversation_id=conversation_id)
+
+    def _translator(self, response: Any) -> EventTranslator:
+        return EventTranslator(
+            response=response,
+            metadata_key=METADATA_KEY,
+            model_slug=self.info.slug,
+            server_item_events=server_item_events,
+            citations_text=citations_text,
+        )
+
+
+def _record_partial(translator: EventTranslator, err: CodexError) -> None:
+    """Keep usage and ids of a partial result attached to an error, when there is one."""
+    partial = getattr(err, "partial", None)
+    if isinstance(partial, CodexResult):
+        with contextlib.suppress(Exception):
+            translator.record(partial)
+
+
+class CodexModel(_SharedCodex, llm.Model):
+    """A Codex model on the user's ChatGPT plan, e.g. ``openai-codex/gpt-5.5``."""
+
+    def execute(
+        self,
+        prompt: llm.Prompt,
+        stream: bool,
+        response: llm.Response,
+        conversation: llm.Conversation | None = None,
+    ) -> Iterator[str | llm.StreamEvent]:
+        translator = self._translator(response)
+        result: CodexResult | None = None
+        try:
+            request = self._request(prompt, conversation)
+            with contextlib.closing(sync_client().stream(request)) as events:
+                for event in events:
+                    cls = event.__class__
+                    if cls is TextDelta:
+                        yield translator.text(event)
+                    elif cls is Completed:
+                        result = event.result
+                        yield from translator.finish(result)
+                    else:
+                        yield from translator.feed(event)
+        except CodexError as err:
+            _record_partial(translator, err)
+            raise model_error(err) from None
+        if result is not None:
+            _warn_rate_limits(result)
+            _refresh_catalog_if_stale()
+
+
+class AsyncCodexModel(_SharedCodex, llm.AsyncModel):
+    """The async twin of :class:`CodexModel` (``llm.get_async_model``)."""
+
+    async def execute(  # type: ignore[override]
+        self,
+        prompt: llm.Prompt,
+        stream: bool,
+        response: llm.AsyncResponse,
+        conversation: llm.AsyncConversation | None = None,
+    ) -> AsyncGenerator[str | llm.StreamEvent, None]:
+        translator = self._translator(response)
+        result: CodexResult | None = None
+        try:
+            request = self._request(prompt, conversation)
+            events = async_client().stream(request)
+            try:
+                async for event in events:
+                    cls = event.__class__
+                    if cls is TextDelta:
+                        yield translator.text(event)
+                    elif cls is Completed:
+                        result = event.result
+                        for out in translator.finish(result):
+                            yield out
+                    else:
+                        for out in translator.feed(event):
+                            yield out
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except CodexError as err:
+            _record_partial(translator, err)
+            raise model_error(err) from None
+        if result is not None:
+            _warn_rate_limits(result)
+            if not _catalog_refresh_done:
+                await asyncio.to_thread(_refresh_catalog_if_stale)
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def register_all(register: Any) -> None:
+    """Register a sync and an async model for every catalog entry (no network, no credentials).
+
+    An entry that cannot be turned into a model is skipped with a one-line note on stderr, so a
+    strange catalog never breaks ``llm`` itself.
+    """
+    for info in load_models():
+        try:
+            sync_model, async_model = CodexModel(info), AsyncCodexModel(info)
+        except Exception as exc:  # never break llm start-up over one model
+            sys.stderr.write(f"llm-codex: skipped model {info.slug!r}: {exc}\n")
+            continue
+        register(sync_model, async_model)
