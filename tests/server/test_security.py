@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import httpx2
 import openai
@@ -91,17 +92,39 @@ def test_cors_when_origin_given(serve):
     assert other.headers.get("access-control-allow-origin") != "https://evil.example"
 
 
-def test_access_log_line(client, codex_login, caplog):
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_access_log_line(client, codex_login):
     """Each request logs one line with method, path, model, status, timings and tokens."""
-    caplog.set_level(logging.INFO, logger="llm_codex.server.access")
-    client.chat.completions.create(**CHAT)
-    lines = [r.getMessage() for r in caplog.records if r.name == "llm_codex.server.access"]
-    assert len(lines) == 1
-    line = lines[0]
+    # A handler on the access logger itself: 'llm codex serve' stops propagation to the root
+    # logger (where caplog listens) once any test in this process has run the command.
+    logger = logging.getLogger("llm_codex.server.access")
+    records, level = _Records(), logger.level
+    logger.addHandler(records)
+    logger.setLevel(logging.INFO)
+    try:
+        client.chat.completions.create(**CHAT)
+        # The line is written once the app returns, which may be just after the client has
+        # read the whole answer: wait for it (bounded).
+        deadline = time.monotonic() + 5
+        while not records.lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        logger.removeHandler(records)
+        logger.setLevel(level)
+    assert len(records.lines) == 1
+    line = records.lines[0]
     assert '"POST /v1/chat/completions" 200 model=gpt-5.5' in line
     assert "ttfb=" in line and "dur=" in line
     assert "tokens=" in line and "tokens=-" not in line
-    assert codex_login["access_token"] not in caplog.text
+    assert codex_login["access_token"] not in line
 
 
 async def test_concurrent_streams_share_one_refresh(serve, codex_backend):
