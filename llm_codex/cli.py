@@ -18,7 +18,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "login": ("llm_codex.commands.auth_cmds", "login", "Sign in with your ChatGPT account."),
     "logout": ("llm_codex.commands.auth_cmds", "logout", "Sign out and revoke llm-codex's tokens."),
     "status": ("llm_codex.commands.auth_cmds", "status", "Show which login is used (no network)."),
-    "models": ("llm_codex.commands.models_cmd", "models", "List the Codex models of your plan."),
+    "models": (
+        "llm_codex.commands.models_cmd",
+        "models",
+        "List the Codex models and what each accepts.",
+    ),
     "usage": ("llm_codex.commands.usage_cmd", "usage", "Show your plan's usage windows."),
     "serve": (
         "llm_codex.commands.serve_cmd",
@@ -57,11 +61,14 @@ def _not_yet_available(name: str, short_help: str) -> click.Command:
     return stub
 
 
-@click.group(cls=_LazyGroup)
+@click.group(cls=_LazyGroup, invoke_without_command=True)
 @click.version_option(package_name="llm-codex", prog_name="llm-codex")
-def codex() -> None:
+@click.pass_context
+def codex(ctx: click.Context) -> None:
     """Use your ChatGPT plan's Codex models (GPT-5.5 and successors).
 
     Sign in once with 'llm codex login' (or reuse a Codex CLI login), then prompt with
     'llm -m openai-codex/gpt-5.5 "..."'.
     """
+    if ctx.invoked_subcommand is None:  # plain 'llm codex': the help, as a normal answer
+        click.echo(ctx.get_help())

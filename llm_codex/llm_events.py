@@ -8,9 +8,13 @@ What the parts look like (the provider-metadata agreement with :mod:`llm_codex.l
 which replays them on the next turn):
 
 - **Reasoning**: one ``ReasoningPart`` per reasoning item. Its summary text streams as
-  ``reasoning`` events; when the item is done, a metadata-only ``reasoning`` event on the same
-  part carries ``{METADATA_KEY: {"encrypted_content": ..., "summary": [...]}}`` (never the item
-  id). A reasoning item without a visible summary still gets its part, from that event alone.
+  ``reasoning`` events; when the item is done, a ``reasoning`` event on the same part carries
+  ``{METADATA_KEY: {"encrypted_content": ..., "summary": [...]}}`` (never the item id). A
+  reasoning item without a visible summary still gets its part, from that event alone. For
+  readability on the terminal (llm prints reasoning on stderr as it arrives), summary
+  paragraphs are separated by a blank line, visible reasoning ends with ``"\n"`` (so the
+  answer, or the next response of a tool chain, starts on a fresh line after a blank one), and
+  a second reasoning item starts after a blank line.
 - **Function calls**: ``tool_call_name`` / ``tool_call_args`` events with ``tool_call_id`` = the
   item's ``call_id``; ``{METADATA_KEY: {"namespace": ...}}`` when the call has one; and
   ``response.add_tool_call(...)`` once the item is done. Arguments that are not a JSON object
@@ -133,6 +137,14 @@ class EventTranslator:
         self._summary_index: dict[int, int] = {}  # reasoning output_index -> last summary_index
         self._calls: dict[int, _Call] = {}
         self._had_reasoning = False
+        self._reasoning_shown = False  # some reasoning text was handed out
+        self._reasoning_open: set[int] = set()  # reasoning items whose text was handed out
+        self._last_text = ""  # the last assistant text chunk handed out
+
+    @property
+    def open_line(self) -> bool:
+        """True when assistant text was handed out and its last line is not finished."""
+        return bool(self._last_text) and not self._last_text.endswith("\n")
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
@@ -170,15 +182,20 @@ class EventTranslator:
         """One assistant text delta: a plain ``str`` when it continues the current text part."""
         oi = event.output_index
         part = self._parts.get(oi)
+        text = event.text
+        if text:
+            self._last_text = text
         if part is not None and part == self._last_part and self._message_of.get(oi) == 0:
-            return event.text
-        return self._text_start(oi, event.text)
+            return text
+        return self._text_start(oi, text)
 
     def _text_start(self, oi: int, text: str) -> StreamEvent:
         mi = self._message_for(oi)
         part = self._part_for(oi)
         self._text_seen.add(oi)
         self._last_part = part
+        if text:
+            self._last_text = text
         return StreamEvent(type="text", chunk=text, part_index=part, message_index=mi)
 
     # --- everything else -------------------------------------------------------------------------
@@ -207,9 +224,13 @@ class EventTranslator:
         previous = self._summary_index.get(oi)
         if previous is not None and previous != event.summary_index:
             chunk = "\n\n" + chunk  # a new summary paragraph
+        elif previous is None and self._reasoning_shown and chunk:
+            chunk = "\n" + chunk  # a new reasoning item: the last one ended with "\n"
         self._summary_index[oi] = event.summary_index
         if not chunk:
             return []
+        self._reasoning_shown = True
+        self._reasoning_open.add(oi)
         return [self._event("reasoning", chunk, part)]
 
     def _item_added(self, event: ItemAdded) -> list[str | StreamEvent]:
@@ -269,6 +290,11 @@ class EventTranslator:
         if oi not in self._summary_index:  # nothing streamed: show the final summary, if any
             texts = [s.get("text") or "" for s in summary if isinstance(s, dict)]
             chunk = "\n\n".join(t for t in texts if t)
+            if chunk:
+                chunk = ("\n" if self._reasoning_shown else "") + chunk + "\n"
+                self._reasoning_shown = True
+        elif oi in self._reasoning_open:
+            chunk = "\n"  # end the streamed summary's line
         meta: dict[str, Any] = {"summary": summary}
         encrypted = item.get("encrypted_content")
         if encrypted:
@@ -326,6 +352,7 @@ class EventTranslator:
                 out.append(self._text_start(oi, text))
         footer = self.citations_text(item) if self.citations_text is not None else ""
         if footer:
+            self._last_text = footer
             if oi in self._text_seen:
                 part = self._parts[oi]
                 self._last_part = part
@@ -376,6 +403,8 @@ class EventTranslator:
                 ev.part_index = self._new_part()
             previous = family
             self._last_part = ev.part_index
+            if ev.type == "text" and ev.chunk:
+                self._last_text = ev.chunk
         return list(events)
 
     # --- the end -------------------------------------------------------------------------------

@@ -18,8 +18,11 @@ A prompt (``execute``):
 
 Every :class:`~llm_codex.core.errors.CodexError` is raised to llm as :class:`CodexModelError`
 (an ``llm.ModelError``) holding the error's one sentence, so the CLI prints ``Error: <sentence>``
-and exits 1 without a traceback. When the answer was cut off (``response.incomplete``), the text
-that arrived has already been streamed; the error then says it was cut off and why.
+and exits 1 without a traceback. When the answer was cut off (``response.incomplete``) or the
+stream broke, the text that arrived has already been streamed (and, on a terminal, its line is
+ended so the error starts on a line of its own); the error says what happened. A failed request's
+rate-limit snapshot (e.g. the exhausted window of a usage-limit answer) is saved for
+``llm codex usage --cached``, without a warning line.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import threading
 from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
+import click
 import llm
 
 from llm_codex.core.catalog import ModelInfo, load_models
@@ -63,11 +67,16 @@ MODEL_PREFIX = "openai-codex/"
 CATALOG_REFRESH_TIMEOUT = 5.0
 
 
-class CodexModelError(llm.ModelError):
-    """An llm-codex failure shown to the user; ``codex_error`` is the underlying core error."""
+class CodexModelError(llm.ModelError, click.ClickException):
+    """An llm-codex failure shown to the user; ``codex_error`` is the underlying core error.
+
+    It is also a ``click.ClickException``: where llm's CLI does not catch model errors itself
+    (``llm chat``), click still prints ``Error: <sentence>`` and exits 1 instead of showing a
+    traceback. For Python callers it is an ordinary ``llm.ModelError``.
+    """
 
     def __init__(self, message: str, *, codex_error: CodexError | None = None) -> None:
-        super().__init__(message)
+        click.ClickException.__init__(self, message)
         self.codex_error = codex_error
 
 
@@ -135,8 +144,9 @@ def reset_clients() -> None:
 _catalog_refresh_done = False
 
 
-def _warn_rate_limits(result: CodexResult) -> None:
-    """Save the passive rate-limit snapshot; print its warning lines on stderr."""
+def _warn_rate_limits(result: CodexResult, translator: EventTranslator) -> None:
+    """Save the passive rate-limit snapshot; print its warning lines on stderr (on a terminal,
+    after ending the answer's unfinished line, so a warning never glues onto the answer)."""
     if result.rate_limits is None:
         return
     from llm_codex.core.ratelimits import record_response_snapshot
@@ -145,9 +155,46 @@ def _warn_rate_limits(result: CodexResult) -> None:
         lines = record_response_snapshot(result.rate_limits)
     except (OSError, CodexError):
         return  # bookkeeping must never spoil an answer that arrived
-    for line in lines or ():
+    if not lines:
+        return
+    _end_open_line(translator)
+    for line in lines:
         sys.stderr.write(f"{line}\n")
     sys.stderr.flush()
+
+
+def _end_open_line(translator: EventTranslator) -> None:
+    """When part of an answer was printed on a terminal and its line is unfinished, finish it
+    (on stderr, so the answer's text stays exactly as it arrived) before an error or a warning
+    is printed: ``Error: ...`` or ``llm-codex: 93% ...`` then starts on a line of its own
+    instead of gluing onto the answer."""
+    if not translator.open_line:
+        return
+    with contextlib.suppress(Exception):
+        if sys.stdout.isatty() and sys.stderr.isatty():
+            sys.stdout.flush()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _keep_error_snapshot(err: CodexError) -> None:
+    """Save the rate-limit snapshot a failed request carried, without printing anything.
+
+    A usage-limit answer (429) carries ``x-codex-*`` headers that show the exhausted window
+    (``err.rate_limits``); a broken stream's partial result carries those of its 200 answer.
+    Keeping them means ``llm codex usage --cached`` shows why requests fail. No warning line is
+    printed here: the error itself is the one sentence the user sees.
+    """
+    snapshot = getattr(err, "rate_limits", None)
+    if snapshot is None:
+        partial = getattr(err, "partial", None)
+        snapshot = getattr(partial, "rate_limits", None)
+    if snapshot is None:
+        return
+    from llm_codex.core.ratelimits import save_snapshot
+
+    with contextlib.suppress(Exception):  # bookkeeping must never hide the real error
+        save_snapshot(snapshot)
 
 
 def _refresh_catalog_if_stale() -> None:
@@ -215,11 +262,13 @@ class _SharedCodex:
 
 
 def _record_partial(translator: EventTranslator, err: CodexError) -> None:
-    """Keep usage and ids of a partial result attached to an error, when there is one."""
+    """Keep usage and ids of a partial result attached to an error, when there is one, and
+    the error's rate-limit snapshot."""
     partial = getattr(err, "partial", None)
     if isinstance(partial, CodexResult):
         with contextlib.suppress(Exception):
             translator.record(partial)
+    _keep_error_snapshot(err)
 
 
 class CodexModel(_SharedCodex, llm.Model):
@@ -248,9 +297,10 @@ class CodexModel(_SharedCodex, llm.Model):
                         yield from translator.feed(event)
         except CodexError as err:
             _record_partial(translator, err)
+            _end_open_line(translator)
             raise model_error(err) from None
         if result is not None:
-            _warn_rate_limits(result)
+            _warn_rate_limits(result, translator)
             _refresh_catalog_if_stale()
 
 
@@ -287,9 +337,10 @@ class AsyncCodexModel(_SharedCodex, llm.AsyncModel):
                     await aclose()
         except CodexError as err:
             _record_partial(translator, err)
+            _end_open_line(translator)
             raise model_error(err) from None
         if result is not None:
-            _warn_rate_limits(result)
+            _warn_rate_limits(result, translator)
             if not _catalog_refresh_done:
                 await asyncio.to_thread(_refresh_catalog_if_stale)
 

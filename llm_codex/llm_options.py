@@ -20,7 +20,7 @@ import llm
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-__all__ = ["REJECTED_PARAMETERS", "capabilities", "options_class"]
+__all__ = ["ABSENT_REASONS", "REJECTED_PARAMETERS", "capabilities", "options_class"]
 
 #: Parameters people try that the Codex backend rejects (spec §3.2), named in the error.
 REJECTED_PARAMETERS = frozenset(
@@ -42,6 +42,17 @@ REJECTED_PARAMETERS = frozenset(
         "json_object",
     }
 )
+
+#: Why an option other models have is missing from this one (by option name).
+ABSENT_REASONS = {
+    "reasoning_effort": "this model has no reasoning effort setting",
+    "reasoning_summary": "this model gives no reasoning summaries",
+    "verbosity": "this model has no verbosity setting",
+    "fast": "this model has no Fast (priority) tier",
+    "service_tier": "this model offers no other service tier",
+    "image_detail": "this model does not take images",
+    "parallel_tool_calls": "this model makes one tool call at a time",
+}
 
 SUMMARY_VALUES = ("auto", "concise", "detailed", "none")
 VERBOSITY_VALUES = ("low", "medium", "high")
@@ -89,11 +100,10 @@ class _CodexOptions(llm.Options):
             if name in known:
                 continue
             offered = ", ".join(sorted(known)) or "none"
-            why = (
-                "the Codex backend rejects it"
-                if name in REJECTED_PARAMETERS
-                else "this model has no such option"
-            )
+            if name in REJECTED_PARAMETERS:
+                why = "the Codex backend rejects it"
+            else:
+                why = ABSENT_REASONS.get(name, "this model has no such option")
             message = f"Option {name!r} is not supported: {why} (options here: {offered})."
             errors.append(
                 InitErrorDetails(
@@ -191,7 +201,11 @@ def _build(caps: tuple[Any, ...]) -> type[llm.Options]:
                 default=None,
                 description=(
                     f"Service tier for this request: {_sentence_list(tiers)}."
-                    + (" priority is Fast mode (same as -o fast 1)." if "priority" in tiers else "")
+                    + (
+                        " 'priority' is Fast mode, the same as -o fast 1."
+                        if "priority" in tiers
+                        else ""
+                    )
                     + " Default: the standard tier."
                 ),
             ),

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import click
 import llm
 from llm.parts import StreamEvent
 
@@ -35,6 +37,7 @@ from llm_codex import config
 
 __all__ = [
     "ImageGeneration",
+    "ToolOptionError",
     "WebSearch",
     "citations_text",
     "image_path_for",
@@ -45,6 +48,35 @@ __all__ = [
 ]
 
 
+class ToolOptionError(ValueError, click.ClickException):
+    """A bad option of a hosted tool, e.g. ``-T 'WebSearch({"allowed_domains": "x"})'``.
+
+    A ``ValueError`` for Python callers. llm's CLI builds ``-T`` tools outside its own error
+    handling, so it is also a ``click.ClickException``: the user sees one ``Error: ...`` line
+    and exit code 1 instead of a traceback.
+    """
+
+    def __init__(self, message: str) -> None:
+        click.ClickException.__init__(self, message)
+
+
+def _hide_catch_all(cls: type) -> type:
+    """Show ``cls``'s real options as its signature (``llm tools`` prints it): the ``**unknown``
+    catch-all exists only so that a misspelt option is refused in one sentence, not with a
+    TypeError traceback from llm."""
+    signature = inspect.signature(cls)
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    cls.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
+    return cls
+
+
+def _refuse_unknown(tool: str, unknown: dict[str, Any], known: tuple[str, ...]) -> None:
+    if unknown:
+        names = ", ".join(repr(name) for name in sorted(unknown))
+        raise ToolOptionError(f"{tool} has no option {names}; its options are {', '.join(known)}.")
+
+
+@_hide_catch_all
 class WebSearch(llm.ServerSideTool):
     """Search the web with the Codex backend's hosted search tool (models whose catalog entry
     lists web search). Optional: allowed_domains (list of domains without scheme),
@@ -63,26 +95,38 @@ class WebSearch(llm.ServerSideTool):
         user_location: dict | None = None,
         external_web_access: bool | None = None,
         search_content_types: list[Literal["text", "image"]] | None = None,
+        **unknown: Any,
     ):
         super().__init__()
+        _refuse_unknown(
+            "WebSearch",
+            unknown,
+            (
+                "allowed_domains",
+                "search_context_size",
+                "user_location",
+                "external_web_access",
+                "search_content_types",
+            ),
+        )
         if allowed_domains is not None:
             if not isinstance(allowed_domains, list) or not all(
                 isinstance(d, str) and d for d in allowed_domains
             ):
-                raise ValueError("allowed_domains must be a list of domain names")
+                raise ToolOptionError("allowed_domains must be a list of domain names")
             if any(d.lower().startswith(("http://", "https://")) for d in allowed_domains):
-                raise ValueError("allowed_domains entries must omit the URL scheme")
+                raise ToolOptionError("allowed_domains entries must omit the URL scheme")
         if search_context_size not in (None, "low", "medium", "high"):
-            raise ValueError("search_context_size must be low, medium or high")
+            raise ToolOptionError("search_context_size must be low, medium or high")
         if user_location is not None and not isinstance(user_location, dict):
-            raise ValueError("user_location must be a dictionary")
+            raise ToolOptionError("user_location must be a dictionary")
         if external_web_access is not None and not isinstance(external_web_access, bool):
-            raise ValueError("external_web_access must be true or false")
+            raise ToolOptionError("external_web_access must be true or false")
         if search_content_types is not None and (
             not isinstance(search_content_types, list)
             or not set(search_content_types) <= {"text", "image"}
         ):
-            raise ValueError('search_content_types must be a list of "text" and/or "image"')
+            raise ToolOptionError('search_content_types must be a list of "text" and/or "image"')
         self.allowed_domains = list(allowed_domains) if allowed_domains is not None else None
         self.search_context_size = search_context_size
         self.user_location = dict(user_location) if user_location is not None else None
@@ -109,6 +153,7 @@ class WebSearch(llm.ServerSideTool):
         return spec
 
 
+@_hide_catch_all
 class ImageGeneration(llm.ServerSideTool):
     """Generate images with the Codex backend's hosted image tool; each image is saved as a
     PNG under <llm user dir>/llm-codex/images/ and its path printed. Optional: size (auto,
@@ -123,14 +168,16 @@ class ImageGeneration(llm.ServerSideTool):
         size: Literal["auto", "1024x1024", "1024x1536", "1536x1024"] | None = None,
         quality: Literal["auto", "low", "medium", "high"] | None = None,
         background: Literal["auto", "transparent", "opaque"] | None = None,
+        **unknown: Any,
     ):
         super().__init__()
+        _refuse_unknown("ImageGeneration", unknown, ("size", "quality", "background"))
         if size not in (None, "auto", "1024x1024", "1024x1536", "1536x1024"):
-            raise ValueError("size must be auto, 1024x1024, 1024x1536 or 1536x1024")
+            raise ToolOptionError("size must be auto, 1024x1024, 1024x1536 or 1536x1024")
         if quality not in (None, "auto", "low", "medium", "high"):
-            raise ValueError("quality must be auto, low, medium or high")
+            raise ToolOptionError("quality must be auto, low, medium or high")
         if background not in (None, "auto", "transparent", "opaque"):
-            raise ValueError("background must be auto, transparent or opaque")
+            raise ToolOptionError("background must be auto, transparent or opaque")
         self.size = size
         self.quality = quality
         self.background = background

@@ -82,14 +82,32 @@ def _window_lines(
     if plain_len + 2 + len(reset) <= width:
         return [f"{line}  {reset}"]
     indent = " " * (len(lead) + 4 + 2)
+    if len(indent) + len(reset) > width:
+        indent = " " * 4
     return [line, f"{indent}{reset}"]
 
 
+def _limit_reached(family: LimitFamily, snapshot: RateLimitSnapshot, now: float) -> bool:
+    """Whether ``family`` is at its limit: the backend says so, or it is the family a
+    usage-limit answer named (``x-codex-active-limit``) and one of its windows is still full."""
+    if family.limit_reached:
+        return True
+    if snapshot.active_limit != family.name:
+        return False
+    return any(window.percent_at(now) >= 100 for window in family.windows)
+
+
 def _family_lines(
-    family: LimitFamily, *, now: float, width: int, label_width: int, colour: bool
+    family: LimitFamily,
+    *,
+    now: float,
+    width: int,
+    label_width: int,
+    colour: bool,
+    reached: bool = False,
 ) -> list[str]:
     title = family.title
-    if family.limit_reached:
+    if reached or family.limit_reached:
         title += " (limit reached)"
     lines = [click.style(title, bold=True) if colour else title]
     windows = family.windows
@@ -131,9 +149,12 @@ def render_usage(
     style: Callable[..., str] = click.style if colour else (lambda text, **_: text)
     out: list[str] = []
     if cached:
-        out.append(
-            f"Last seen in a response {describe_ago(snapshot.captured_at, now=now)} "
-            "(cached; no request made)."
+        out.extend(
+            textwrap.wrap(
+                f"Last seen in a response {describe_ago(snapshot.captured_at, now=now)} "
+                "(cached; no request made).",
+                width=width,
+            )
         )
     plan = snapshot.plan_type
     out.append(f"ChatGPT plan: {plan}" if plan else "ChatGPT plan: unknown")
@@ -145,7 +166,14 @@ def render_usage(
     for family in families:
         out.append("")
         out.extend(
-            _family_lines(family, now=now, width=width, label_width=label_width, colour=colour)
+            _family_lines(
+                family,
+                now=now,
+                width=width,
+                label_width=label_width,
+                colour=colour,
+                reached=_limit_reached(family, snapshot, now),
+            )
         )
     if not families:
         out.append("")
@@ -160,7 +188,12 @@ def render_usage(
     if snapshot.promo_message:
         footer.extend(textwrap.wrap(snapshot.promo_message, width=width) or [])
     if not cached and passive is not None:
-        footer.append(f"Last seen in a response {describe_ago(passive.captured_at, now=now)}.")
+        footer.extend(
+            textwrap.wrap(
+                f"Last seen in a response {describe_ago(passive.captured_at, now=now)}.",
+                width=width,
+            )
+        )
     if footer:
         out.append("")
         out.extend(footer)
@@ -201,7 +234,9 @@ def usage_json(
                 "name": family.name,
                 "title": family.title,
                 "display_name": family.display_name,
-                "limit_reached": family.limit_reached,
+                "limit_reached": (
+                    True if _limit_reached(family, snapshot, now) else family.limit_reached
+                ),
                 "windows": [_window_json(w, now) for w in family.windows],
             }
             for family in snapshot.ordered_families()

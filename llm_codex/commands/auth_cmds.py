@@ -36,7 +36,10 @@ def _fail(exc: CodexError) -> click.ClickException:
     "--port",
     type=click.IntRange(0, 65535),
     default=None,
-    help="Port of the local sign-in listener (default 1455, else 1457).",
+    help=(
+        "Port of the local sign-in listener (default 1455, else 1457: the ports ChatGPT's "
+        "sign-in sends the browser back to)."
+    ),
 )
 def login(device_code: bool, no_browser: bool, port: int | None) -> None:
     """Sign in with your ChatGPT account.
@@ -102,14 +105,16 @@ def logout() -> None:
         )
 
 
-def _describe_expiry(expires_at: float | None, now: float) -> str:
+def _describe_expiry(expires_at: float | None, now: float, *, needs_login: bool = False) -> str:
     if expires_at is None:
         return "unknown (the access token has no readable expiry)"
     from llm_codex.core.timefmt import describe_duration
 
     local = datetime.fromtimestamp(expires_at).strftime("%Y-%m-%d %H:%M")
     if expires_at <= now:
-        return f"{local} (expired)"
+        if needs_login:
+            return f"{local} (expired)"
+        return f"{local} (expired), renewed automatically on next use"
     return f"{local} (in {describe_duration(expires_at - now)})"
 
 
@@ -127,7 +132,7 @@ def _describe_last_refresh(when: datetime | None, now: float) -> str:
 
 _SOURCE_NAMES = {
     "llm-codex": "llm-codex's own login",
-    "codex-cli": "the Codex CLI's login (borrowed)",
+    "codex-cli": "the Codex CLI's login, borrowed",
 }
 
 
@@ -159,7 +164,10 @@ def status(as_json: bool) -> None:
         ("Account", info.account_id or "unknown"),
         ("Email", info.email or "unknown"),
         ("Plan", info.plan_type or "unknown"),
-        ("Access token expires", _describe_expiry(info.expires_at, now)),
+        (
+            "Access token expires",
+            _describe_expiry(info.expires_at, now, needs_login=bool(info.needs_login)),
+        ),
         ("Last refresh", _describe_last_refresh(info.last_refresh, now)),
     ]
     width = max(len(label) for label, _ in rows) + 1

@@ -26,6 +26,19 @@ def _use_colour() -> bool:
         return False
 
 
+def _width() -> int:
+    """Columns to fit: 80, or fewer on a narrower terminal (never below 40)."""
+    try:
+        if not sys.stdout.isatty():
+            return 80
+    except (AttributeError, ValueError):
+        return 80
+    import shutil
+
+    columns = shutil.get_terminal_size((80, 24)).columns
+    return max(40, min(80, columns))
+
+
 def _now() -> float:
     """The clock (a seam for tests of the rendered output)."""
     return time.time()
@@ -89,5 +102,12 @@ def usage(as_json: bool, cached: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(
-        render_usage(snapshot, now=now, passive=passive, cached=cached, colour=_use_colour())
+        render_usage(
+            snapshot,
+            now=now,
+            passive=passive,
+            cached=cached,
+            colour=_use_colour(),
+            width=_width(),
+        )
     )

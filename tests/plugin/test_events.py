@@ -105,7 +105,7 @@ def test_text_and_reasoning_assemble_into_two_parts():
     (message,) = response.messages()
     reasoning, text = message.parts
     assert isinstance(reasoning, ReasoningPart)
-    assert reasoning.text == "Thinking"
+    assert reasoning.text == "Thinking\n"  # ends its line on the terminal
     assert reasoning.provider_metadata == {
         KEY: {
             "summary": [{"type": "summary_text", "text": "Thinking"}],
@@ -162,7 +162,7 @@ def test_two_reasoning_items_in_a_row_stay_two_parts():
     ]
     parts = _run(events).messages()[0].parts
     assert [type(p) for p in parts] == [ReasoningPart, ReasoningPart, TextPart]
-    assert [p.text for p in parts[:2]] == ["First", "Second"]
+    assert [p.text for p in parts[:2]] == ["First\n", "\nSecond\n"]  # a blank line between
     assert [p.provider_metadata[KEY]["encrypted_content"] for p in parts[:2]] == ["enc-A", "enc-B"]
 
 
@@ -191,14 +191,14 @@ def test_summary_paragraphs_are_separated():
         _completed(),
     ]
     (part,) = _run(events).messages()[0].parts
-    assert part.text == "One\n\nTwo"
+    assert part.text == "One\n\nTwo\n"
 
 
 def test_summary_that_did_not_stream_is_taken_from_the_final_item():
     """A summary that only arrives in the finished item is still shown."""
     events = [ItemDone(_reasoning_item("e", "Late summary"), 0), _completed()]
     (part,) = _run(events).messages()[0].parts
-    assert part.text == "Late summary"
+    assert part.text == "Late summary\n"
 
 
 def test_function_call_is_streamed_and_added_once():
@@ -397,13 +397,16 @@ def test_any_sequence_of_items_gives_one_part_per_item(specs):
     (messages after the first start new llm messages)."""
     events = []
     expected = []
+    reasoning_shown = False
     for oi, (kind, pieces) in enumerate(specs):
         text = "".join(pieces)
         if kind == "reasoning":
             events.append(ItemAdded({"type": "reasoning"}, oi))
             events += [ReasoningDelta(p, oi) for p in pieces]
             events.append(ItemDone(_reasoning_item(f"enc-{oi}", text or None), oi))
-            expected.append(("reasoning", text, f"enc-{oi}"))
+            shown = ("\n" if reasoning_shown else "") + text + "\n" if text else ""
+            reasoning_shown = reasoning_shown or bool(text)
+            expected.append(("reasoning", shown, f"enc-{oi}"))
         elif kind == "message":
             events.append(ItemAdded({"type": "message"}, oi))
             events += [TextDelta(p, oi) for p in pieces]

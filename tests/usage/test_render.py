@@ -204,3 +204,31 @@ def test_json_view():
             "has_reset": False,
         },
     ]
+
+
+def test_the_family_a_usage_limit_named_reads_limit_reached_until_it_resets():
+    """A snapshot kept from a usage-limit error marks its family as at the limit."""
+    snap = RateLimitSnapshot(
+        families={
+            "codex": LimitFamily(
+                "codex",
+                primary=RateLimitWindow(100, 300, NOW + 600),
+                secondary=RateLimitWindow(40, 10080, NOW + 86400),
+            )
+        },
+        active_limit="codex",
+        captured_at=NOW,
+    )
+    assert "Codex (limit reached)" in render_usage(snap, now=NOW)
+    assert usage_json(snap, now=NOW)["families"][0]["limit_reached"] is True
+    later = NOW + 700  # the full window has reset
+    assert "(limit reached)" not in render_usage(snap, now=later)
+    assert usage_json(snap, now=later)["families"][0]["limit_reached"] is None
+
+
+def test_a_narrow_width_wraps_every_line():
+    """At 44 columns the header, reset times and footer all fit."""
+    text = render_usage(passive_snapshot(), now=NOW, cached=True, width=44)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 44, text
+    assert any(line.strip().startswith("resets") for line in lines)
