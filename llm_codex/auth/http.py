@@ -20,6 +20,7 @@ __all__ = [
     "error_code",
     "json_or_none",
     "provably_unsent",
+    "token_answer",
 ]
 
 
@@ -66,6 +67,29 @@ def json_or_none(response: httpx2.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def token_answer(response: httpx2.Response) -> dict[str, Any] | None:
+    """A token endpoint's answer as a dict: JSON, or a form-encoded body; ``None`` otherwise.
+
+    The Codex issuer answers JSON; a conformant OAuth server may answer
+    ``application/x-www-form-urlencoded`` instead, which is read the same way (be liberal).
+    """
+    data = json_or_none(response)
+    if isinstance(data, dict):
+        return data
+    if data is not None:
+        return None
+    from urllib.parse import parse_qsl
+
+    try:
+        text = response.text.strip()
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not text or "=" not in text or text.startswith(("<", "{", "[")):
+        return None
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return dict(pairs) if pairs else None
 
 
 def error_code(body: Any) -> str | None:

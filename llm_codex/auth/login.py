@@ -41,7 +41,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llm_codex import config
-from llm_codex.auth.http import auth_client, endpoint, error_code, json_or_none
+from llm_codex.auth.http import auth_client, endpoint, error_code, json_or_none, token_answer
 from llm_codex.auth.store import (
     SOURCE_OWN,
     StoredLogin,
@@ -179,9 +179,9 @@ def exchange_code(code: str, *, redirect_uri: str, verifier: str) -> dict[str, A
             f"The sign-in server at {config.auth_base_url()} could not be reached "
             f"({exc.__class__.__name__}); check your connection and run 'llm codex login' again."
         ) from None
-    if response.status_code != 200:
+    if not 200 <= response.status_code < 300:
         raise _login_error_from(response, "sign-in code")
-    data = json_or_none(response)
+    data = token_answer(response)
     if not isinstance(data, dict):
         raise LoginFailed("The sign-in server sent an unreadable token answer; try again.")
     for key in ("id_token", "access_token"):
@@ -686,6 +686,10 @@ def _wait_for_code(
 # --- device-code login -------------------------------------------------------------------------
 
 
+#: Poll answers that mean "not approved yet" (Codex's spelling and RFC 8628's).
+_PENDING_CODES = frozenset({"deviceauth_authorization_pending", "authorization_pending"})
+
+
 def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sleep) -> StoredLogin:
     """Run the device-code login (auth.md §8) and save the result to our own store."""
     import httpx2
@@ -711,11 +715,15 @@ def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sl
     data = data if isinstance(data, dict) else {}
     device_auth_id = data.get("device_auth_id")
     user_code = data.get("user_code") or data.get("usercode")
+    if isinstance(device_auth_id, int) and not isinstance(device_auth_id, bool):
+        device_auth_id = str(device_auth_id)
     if not isinstance(device_auth_id, str) or not isinstance(user_code, str):
         raise LoginFailed("The sign-in server sent an unreadable device-code answer.")
-    try:
+    try:  # a string of seconds on the wire ("5"); an int or float is read the same way
         interval = float(data.get("interval") or DEFAULT_DEVICE_INTERVAL)
     except (TypeError, ValueError):
+        interval = DEFAULT_DEVICE_INTERVAL
+    if not 0 <= interval <= 300:  # negative, NaN or absurd: the default
         interval = DEFAULT_DEVICE_INTERVAL
     override = _env_seconds("LLM_CODEX_DEVICE_POLL_INTERVAL", None)
     if override is not None:
@@ -751,7 +759,8 @@ def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sl
         if poll.status_code in (403, 404):
             continue
         answer = json_or_none(poll)
-        if poll.status_code == 200 and isinstance(answer, dict):
+        code_name = error_code(answer)
+        if 200 <= poll.status_code < 300 and isinstance(answer, dict) and code_name is None:
             code = answer.get("authorization_code")
             verifier = answer.get("code_verifier")
             if not isinstance(code, str) or not isinstance(verifier, str):
@@ -760,10 +769,9 @@ def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sl
                 code, redirect_uri=f"{issuer}/deviceauth/callback", verifier=verifier
             )
             return save_new_login(tokens)
-        code_name = error_code(answer)
-        if code_name == "deviceauth_authorization_pending":
+        if code_name in _PENDING_CODES:
             continue
-        if code_name == "slow_down":
+        if code_name == "slow_down" or poll.status_code == 429:
             interval += 5.0
             continue
         if poll.status_code >= 500:

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from llm_codex import config
-from llm_codex.auth.http import auth_client, endpoint, error_code, json_or_none, provably_unsent
+from llm_codex.auth.http import (
+    auth_client,
+    endpoint,
+    error_code,
+    json_or_none,
+    provably_unsent,
+    token_answer,
+)
 from llm_codex.auth.store import (
     MARKER_KEY,
     SOURCE_OWN,
@@ -168,11 +175,14 @@ def post_refresh(refresh_token: str, *, proactive: bool, timeout: float) -> dict
                     f"({exc.__class__.__name__})"
                 ) from None
             raise _UnknownOutcome(exc.__class__.__name__) from None
-    data = json_or_none(response)
-    if response.status_code == 200:
-        if not isinstance(data, dict):
+    if 200 <= response.status_code < 300:
+        answer = token_answer(response)
+        if answer is None:
             raise _UnknownOutcome("unreadable answer")
-        return data
+        return answer
+    data = json_or_none(response)
+    if data is None:
+        data = token_answer(response)
     code = error_code(data)
     if code in _PERMANENT_WORDING:
         why = _PERMANENT_WORDING[code]

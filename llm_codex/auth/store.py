@@ -33,6 +33,7 @@ from typing import Any
 
 from llm_codex.auth.tokens import (
     IdClaims,
+    access_token_account,
     access_token_expiry,
     access_token_plan,
     format_rfc3339,
@@ -165,7 +166,7 @@ def parse_login(raw: bytes | str, *, path: Path, source: str, mode: int = 0o600)
         ) from None
     account = tokens.get("account_id")
     if not (isinstance(account, str) and account):
-        account = claims.account_id
+        account = claims.account_id or access_token_account(access)
     if not account:
         raise CredentialFileError(
             f"{where} has no ChatGPT account id; run 'llm codex login' to sign in again."
@@ -430,7 +431,12 @@ def merge_refreshed(login: StoredLogin, fresh: dict[str, Any], *, now: float | N
     tokens = data.setdefault("tokens", {})
     for key in ("id_token", "access_token", "refresh_token"):
         value = fresh.get(key)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value.strip():
+            if key == "id_token":
+                try:  # an unreadable id token would make the whole file unusable: keep ours
+                    read_id_claims(value)
+                except CredentialFileError:
+                    continue
             tokens[key] = value
     if not tokens.get("account_id"):
         tokens["account_id"] = login.account_id

@@ -23,6 +23,7 @@ __all__ = [
     "FALLBACK_MAX_AGE",
     "REFRESH_WINDOW",
     "IdClaims",
+    "access_token_account",
     "access_token_expiry",
     "access_token_plan",
     "format_rfc3339",
@@ -107,6 +108,19 @@ def access_token_expiry(access_token: object) -> float | None:
     if exp != exp or exp in (float("inf"), float("-inf")):  # NaN / infinity
         return None
     return float(exp)
+
+
+def access_token_account(access_token: object) -> str | None:
+    """The ``chatgpt_account_id`` claim of an access token, if it has one.
+
+    A fallback for logins whose id token and ``tokens.account_id`` both lack the account id.
+    """
+    try:
+        claims = jwt_claims(access_token, what="access token")
+    except CredentialFileError:
+        return None
+    auth = claims.get(_AUTH_CLAIM)
+    return _str_or_none(auth.get("chatgpt_account_id")) if isinstance(auth, dict) else None
 
 
 def access_token_plan(access_token: object) -> str | None:

@@ -291,7 +291,7 @@ class CodexClient(_ClientBase):
                     attempts.note_headers(resp.headers)
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
-                    if status >= 400:
+                    if not 200 <= status < 300:
                         raw = resp.read()
                         if attempts.use_refresh(status):
                             creds = self.credentials.after_unauthorized(creds)
@@ -299,7 +299,8 @@ class CodexClient(_ClientBase):
                         raise map_http_error(status, resp.headers, raw)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
-                    split = SSEDecoder().feed_text
+                    decoder = SSEDecoder()
+                    split = decoder.feed_text
                     assemble = asm.feed_text
                     for chunk in resp.iter_bytes():
                         events = assemble(split(decode(chunk)))
@@ -308,6 +309,11 @@ class CodexClient(_ClientBase):
                             yield from events
                         if asm.done:
                             break
+                    if not asm.done:  # EOF: a last event without its blank line still counts
+                        events = asm.feed_tail(decoder.flush_text())
+                        if events:
+                            attempts.yielded = True
+                            yield from events
                     if asm.error is not None:
                         raise asm.error
                     if not asm.done:
@@ -354,7 +360,7 @@ class CodexClient(_ClientBase):
                     url, params=params, headers=build_get_headers(creds), timeout=timeout
                 )
                 request_id, cf_ray = request_ids(resp.headers)
-                if resp.status_code >= 400:
+                if not 200 <= resp.status_code < 300:
                     if attempts.use_refresh(resp.status_code):
                         creds = self.credentials.after_unauthorized(creds)
                         continue
@@ -436,7 +442,7 @@ class AsyncCodexClient(_ClientBase):
                     attempts.note_headers(resp.headers)
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
-                    if status >= 400:
+                    if not 200 <= status < 300:
                         raw = await resp.aread()
                         if attempts.use_refresh(status):
                             creds = await self._refresh(creds)
@@ -444,7 +450,8 @@ class AsyncCodexClient(_ClientBase):
                         raise map_http_error(status, resp.headers, raw)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
-                    split = SSEDecoder().feed_text
+                    decoder = SSEDecoder()
+                    split = decoder.feed_text
                     assemble = asm.feed_text
                     async for chunk in resp.aiter_bytes():
                         events = assemble(split(decode(chunk)))
@@ -454,6 +461,12 @@ class AsyncCodexClient(_ClientBase):
                                 yield event
                         if asm.done:
                             break
+                    if not asm.done:  # EOF: a last event without its blank line still counts
+                        events = asm.feed_tail(decoder.flush_text())
+                        if events:
+                            attempts.yielded = True
+                            for event in events:
+                                yield event
                     if asm.error is not None:
                         raise asm.error
                     if not asm.done:
@@ -510,7 +523,7 @@ class AsyncCodexClient(_ClientBase):
                     url, params=params, headers=build_get_headers(creds), timeout=timeout
                 )
                 request_id, cf_ray = request_ids(resp.headers)
-                if resp.status_code >= 400:
+                if not 200 <= resp.status_code < 300:
                     if attempts.use_refresh(resp.status_code):
                         creds = await self._refresh(creds)
                         continue

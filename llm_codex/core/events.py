@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from llm_codex.core.errors import (
@@ -67,6 +68,7 @@ _NL_TD_LINE = "\n" + _TD_LINE
 _DELTA_PLAIN = re.compile(r'"delta":"([^"]*)')
 _DELTA_STRING = re.compile(r'"delta":"([^"\\]*(?:\\.[^"\\]*)*)"')
 _OUTPUT_INDEX = re.compile(r'"output_index":(\d+)[,}]')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 _TEXT = "response.output_text.delta"
 _REASONING_SUMMARY = "response.reasoning_summary_text.delta"
@@ -113,6 +115,10 @@ def _fast_text_delta(payload: str) -> tuple[int, str] | None:
     delta = payload[i + 1 : j]
     if "\\" in delta:
         return None
+    # Only a flat object qualifies: a nested object (an unknown extra field) could hold keys
+    # named "delta" or "output_index" of its own. Braces inside the delta do not count.
+    if payload.count("{", 1, i) or payload.count("{", j):
+        return None
     k = payload.find('"output_index":')
     if k < 0:
         return 0, delta
@@ -131,6 +137,61 @@ def _int(value: Any, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a JSON number or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
+        return float(value)
+    return None
+
+
+_TRY_AGAIN = re.compile(r"try again in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+
+
+def _try_again_in(message: str) -> float | None:
+    """Seconds from a "try again in 1.5s" / "try again in 28ms" hint, else None."""
+    match = _TRY_AGAIN.search(message or "")
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value / 1000.0 if match.group(2).lower() == "ms" else value
+
+
+def _resets_at(err: dict[str, Any]) -> float | None:
+    """Unix seconds of the reset: ``resets_at``, else now + ``resets_in_seconds``."""
+    at = _number(err.get("resets_at"))
+    if at is not None:
+        return at
+    after = _number(err.get("resets_in_seconds"))
+    return time.time() + after if after is not None else None
+
+
+def _usage(data: Any) -> Usage:
+    """:class:`Usage` from whatever ``usage`` holds; odd values count as 0 (spec §6.2)."""
+    if not isinstance(data, dict):
+        return Usage()
+    clean: dict[str, Any] = {}
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        number = _number(data.get(key))
+        if number is not None:
+            clean[key] = int(number)
+    for key, inner in (
+        ("input_tokens_details", "cached_tokens"),
+        ("output_tokens_details", "reasoning_tokens"),
+    ):
+        details = data.get(key)
+        number = _number(details.get(inner)) if isinstance(details, dict) else None
+        if number is not None:
+            clean[key] = {inner: int(number)}
+    return Usage.from_json(clean)
 
 
 def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError:
@@ -157,12 +218,12 @@ def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError
     elif (
         err.get("plan_type") is not None
         or err.get("resets_at") is not None
+        or err.get("resets_in_seconds") is not None
         or code == "usage_limit_reached"
     ):
-        resets_at = err.get("resets_at")
         exc = UsageLimitReached(
-            plan_type=err.get("plan_type"),
-            resets_at=float(resets_at) if isinstance(resets_at, (int, float)) else None,
+            plan_type=err.get("plan_type") if isinstance(err.get("plan_type"), str) else None,
+            resets_at=_resets_at(err),
             body=error,
         )
     elif code in _QUOTA_CODES:
@@ -180,6 +241,9 @@ def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError
         label = f" ({code})" if code else ""
         text = f": {message}" if message else "."
         exc = ResponseFailed(f"The backend failed the response{label}{text}", code=code)
+        if code == "rate_limit_exceeded":
+            # "Please try again in 1.5s" / "in 28ms": retried once after that (spec §8.2).
+            exc.retry_after = _try_again_in(message)  # type: ignore[attr-defined]
     exc.partial = partial  # type: ignore[attr-defined]
     return exc
 
@@ -235,10 +299,29 @@ class StreamAssembler:
             events.extend(self.feed(parse_events(text[end:])))
         return events
 
+    def feed_tail(self, text: str) -> list[StreamEvent]:
+        """Events for the text :meth:`SSEDecoder.flush_text` hands over at EOF.
+
+        That last event may have been cut off mid-JSON, so every payload is parsed strictly
+        (no fast path) and one that is not complete JSON is skipped.
+        """
+        payloads: list[str] = []
+        for payload in parse_events(text):
+            try:
+                _loads(payload)
+            except ValueError:
+                continue
+            payloads.append(payload)
+        return self.feed(payloads)
+
     def _uniform_text_run(self, run: str) -> tuple[int, str] | None:
         """``(output_index, text)`` when ``run`` is only text deltas of one item, else None."""
         n_text = run.count(_NL_TD_LINE) + run.startswith(_TD_LINE)
         if run.count("\ndata") + run.startswith("data") != n_text:  # other data in the run
+            return None
+        # Exactly one "delta" and one "output_index" key per event (neither can occur inside
+        # a JSON string unescaped): an unknown nested object with such keys takes the slow path.
+        if run.count('"delta":') != n_text or run.count('"output_index":') != n_text:
             return None
         deltas = _DELTA_PLAIN.findall(run)
         if len(deltas) != n_text:
@@ -259,7 +342,10 @@ class StreamAssembler:
                 return None
             joined = "".join(deltas)
             try:
-                joined = _loads('"' + joined + '"')
+                if _SURROGATE_ESCAPE.search(joined) is None:
+                    joined = _loads('"' + joined + '"')
+                else:  # decode each delta alone, as the JSON path does (no pairing across)
+                    joined = "".join([_loads('"' + d + '"') for d in deltas])
             except ValueError:
                 return None
         return int(index), joined
@@ -282,7 +368,7 @@ class StreamAssembler:
                         parts.append(delta)
                     else:
                         if kind:
-                            events.append(self._flush(kind, key, parts, item_id))
+                            self._emit(events, kind, key, parts, item_id)
                         kind, key, parts = _K_TEXT, (index, 0), [delta]
                     continue
             try:
@@ -301,7 +387,7 @@ class StreamAssembler:
                     parts.append(delta)
                 else:
                     if kind:
-                        events.append(self._flush(kind, key, parts, item_id))
+                        self._emit(events, kind, key, parts, item_id)
                     kind, key, parts = _K_TEXT, (index, 0), [delta]
             elif etype == _REASONING_SUMMARY or etype == _REASONING_RAW:
                 delta = event.get("delta")
@@ -313,7 +399,7 @@ class StreamAssembler:
                     parts.append(delta)
                 else:
                     if kind:
-                        events.append(self._flush(kind, key, parts, item_id))
+                        self._emit(events, kind, key, parts, item_id)
                     kind, key, parts = _K_REASONING, new_key, [delta]
             elif etype == _ARGS:
                 delta = event.get("delta")
@@ -324,12 +410,12 @@ class StreamAssembler:
                     parts.append(delta)
                 else:
                     if kind:
-                        events.append(self._flush(kind, key, parts, item_id))
+                        self._emit(events, kind, key, parts, item_id)
                     kind, key, parts = _K_ARGS, (index, 0), [delta]
                     item_id = event.get("item_id")
             elif etype in _STRUCTURAL:
                 if kind:
-                    events.append(self._flush(kind, key, parts, item_id))
+                    self._emit(events, kind, key, parts, item_id)
                     kind = 0
                 produced = self._other(etype, event)
                 if produced is not None:
@@ -339,8 +425,20 @@ class StreamAssembler:
             elif etype == "response.created" or etype == "response.in_progress":
                 self._note_response(event.get("response"))
         if kind:
-            events.append(self._flush(kind, key, parts, item_id))
+            self._emit(events, kind, key, parts, item_id)
         return events
+
+    def _emit(
+        self,
+        events: list[StreamEvent],
+        kind: int,
+        key: tuple[int, int],
+        parts: list[str],
+        item_id: str | None,
+    ) -> None:
+        """Append the coalesced delta, unless it is empty (empty deltas carry nothing)."""
+        if any(parts):
+            events.append(self._flush(kind, key, parts, item_id))
 
     def _flush(
         self, kind: int, key: tuple[int, int], parts: list[str], item_id: str | None
@@ -384,7 +482,7 @@ class StreamAssembler:
             else:
                 output = response.get("output")
                 result.items = [i for i in output if isinstance(i, dict)] if output else []
-            result.usage = Usage.from_json(response.get("usage"))
+            result.usage = _usage(response.get("usage"))
             result.status = str(response.get("status") or "completed")
             self._open_text.clear()
             self.done = True
@@ -405,7 +503,7 @@ class StreamAssembler:
             reason = str(reason) if reason else "unknown"
             partial = self.partial("incomplete")
             partial.incomplete_reason = reason
-            partial.usage = Usage.from_json(response.get("usage"))
+            partial.usage = _usage(response.get("usage"))
             self.done = True
             self.error = IncompleteResponse(
                 f"The response was cut short by the backend ({reason}).",
@@ -428,13 +526,35 @@ class StreamAssembler:
             self.result.model = str(response["model"])
 
     def _stream_error(self, event: dict[str, Any]) -> CodexError:
+        """The exception for an ``error`` event, whatever its shape (spec §6.2).
+
+        Seen: ``{"type":"error","code","message"}``, ``{"type":"error","error":{…}}`` (with a
+        ``status`` on WebSocket-style events) and ``{"type":"error","error":"text"}``. Codes
+        with a specific meaning (usage limit, context window, quota, overload) map like a
+        ``response.failed``; anything else is a :class:`StreamError` quoting the message.
+        """
         inner = event.get("error")
-        err = inner if isinstance(inner, dict) else event
+        if isinstance(inner, dict):
+            err = dict(inner)
+            if not err.get("message") and isinstance(event.get("message"), str):
+                err["message"] = event["message"]
+        elif isinstance(inner, str) and inner.strip():
+            err = {k: v for k, v in event.items() if k != "error"}
+            err.setdefault("message", inner)
+        else:
+            err = event
         code = err.get("code") or err.get("type")
-        if code == "error":
+        if code == "error" or not isinstance(code, (str, int)):
             code = None
         message = str(err.get("message") or "").strip()
-        if code in ("context_length_exceeded", "usage_limit_reached") or err.get("resets_at"):
+        if (
+            code in ("context_length_exceeded", "usage_limit_reached")
+            or code in _QUOTA_CODES
+            or code in _OVERLOADED_CODES
+            or err.get("resets_at") is not None
+            or err.get("resets_in_seconds") is not None
+            or err.get("plan_type") is not None
+        ):
             return map_failure(err, partial=self.partial("failed"))
         label = f" ({code})" if code else ""
         text = f": {message}" if message else "."

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import random
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -37,6 +39,7 @@ from llm_codex.core.errors import (
     NotFound,
     QuotaExceeded,
     RateLimited,
+    ResponseFailed,
     ServerError,
     ServerOverloaded,
     StreamClosedEarly,
@@ -124,11 +127,11 @@ class Attempts:
         """Seconds to wait before retrying after ``error``, or None to raise it."""
         if self.yielded or self.attempt >= self.max_attempts or not is_retryable(error):
             return None
-        if isinstance(error, RateLimited):
+        if isinstance(error, (RateLimited, ResponseFailed)):
             if self.rate_limit_waited:
                 return None
             self.rate_limit_waited = True
-        retry_after = error.retry_after if isinstance(error, APIError) else None
+        retry_after = getattr(error, "retry_after", None)
         return backoff_delay(self.attempt, retry_after=retry_after)
 
 
@@ -175,8 +178,11 @@ def is_retryable(error: BaseException) -> bool:
         return False
     if isinstance(error, (ServerError, ConnectionFailed, StreamClosedEarly, IdleTimeout)):
         return True
-    if isinstance(error, RateLimited):
-        return error.retry_after is not None and error.retry_after <= RATE_LIMIT_RETRY_AFTER
+    if isinstance(error, RateLimited) or (
+        isinstance(error, ResponseFailed) and error.code == "rate_limit_exceeded"
+    ):
+        wait = getattr(error, "retry_after", None)
+        return wait is not None and wait <= RATE_LIMIT_RETRY_AFTER
     return False
 
 
@@ -200,30 +206,92 @@ def _short(text: str) -> str:
 
 
 def _error_fields(data: Any, text: str) -> tuple[str | None, str | None, dict[str, Any]]:
-    """``(code, detail, error_object)`` from either body shape."""
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict):
-            code = err.get("code") or err.get("type")
-            message = err.get("message") or data.get("detail")
-            return (str(code) if code else None), (_stringify(message) if message else None), err
-        if isinstance(err, str):
-            return None, err, {}
-        detail = data.get("detail")
-        if detail is not None:
-            code = data.get("code")
-            return (str(code) if code else None), _stringify(detail), {}
-        message = data.get("message")
-        if message:
-            code = data.get("code") or data.get("type")
-            return (str(code) if code else None), _stringify(message), data
-    return None, (_short(text) if text.strip() else None), {}
+    """``(code, detail, error_object)`` from any of the body shapes (spec §3.2, §7).
+
+    The error object is ``error`` when it is an object, else a ``detail`` object, else the
+    body itself when it carries ``code``/``type``/``message`` at the top level. The code is the
+    object's ``code``, else its ``type``, else an ``error`` string that looks like a code. The
+    detail is the message (``message``, a ``detail`` string, an ``error`` string), else the
+    error object as JSON, else the body text.
+    """
+    if not isinstance(data, dict):
+        if _looks_html(text):  # an error page: its title, never the markup
+            return None, _html_title(text), {}
+        return None, (_short(text) if text.strip() else None), {}
+    err = data.get("error")
+    detail_value = data.get("detail")
+    obj: dict[str, Any]
+    if isinstance(err, dict):
+        obj = err
+    elif isinstance(detail_value, dict):
+        obj = detail_value
+    elif any(k in data for k in ("code", "type", "message")):
+        obj = data
+    else:
+        obj = {}
+    code: Any = obj.get("code") or obj.get("type") or data.get("code")
+    if not isinstance(code, (str, int)) or isinstance(code, bool) or code == "error":
+        code = None
+    if code is None and isinstance(err, str) and err.strip() and " " not in err.strip():
+        code = err.strip()
+    message: Any = obj.get("message")
+    if not message and isinstance(detail_value, str):
+        message = detail_value
+    if not message and isinstance(err, str) and err.strip():
+        message = err
+    if not message and isinstance(data.get("message"), str):
+        message = data["message"]
+    if not message and isinstance(data.get("error_description"), str):
+        message = data["error_description"]
+    if not message:
+        if obj:
+            message = obj
+        elif detail_value is not None:
+            message = detail_value
+        elif data:
+            message = data
+    return (
+        (str(code) if code is not None else None),
+        (_stringify(message) if message else None),
+        obj,
+    )
 
 
 def _stringify(value: Any) -> str:
     if isinstance(value, str):
         return _short(value)
     return _short(json.dumps(value, ensure_ascii=False))
+
+
+def _looks_html(text: str) -> bool:
+    """Whether a body is an HTML page (a challenge page sent without an HTML content type)."""
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype html", "<html")) or "<html" in head
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _html_title(text: str) -> str | None:
+    """The ``<title>`` of an HTML error page as plain text (no markup), or None."""
+    match = _TITLE.search(text[:20000])
+    if match is None:
+        return None
+    title = html.unescape(_TAG.sub("", match.group(1)))
+    title = " ".join(title.replace("<", " ").replace(">", " ").replace("{", " ").split())
+    return _short(title) if title else None
+
+
+def _header_number(value: Any) -> float | None:
+    """A finite number from a JSON number or a numeric string, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
@@ -332,7 +400,7 @@ def map_http_error(
         )
     if status == 403:
         challenge = (headers.get("cf-mitigated") or "").lower() == "challenge"
-        if challenge or "text/html" in content_type:
+        if challenge or "text/html" in content_type or (data is None and _looks_html(text)):
             common.pop("status")
             common["body"] = None  # an HTML page is noise in an error
             common["detail"] = None
@@ -355,21 +423,33 @@ def map_http_error(
         return NotFound(f"The backend answered 404 Not Found{suffix}", **common)
     if status == 429:
         kind = code or ""
-        if kind == "usage_limit_reached" or err.get("type") == "usage_limit_reached":
-            resets_at: float | None = None
-            raw = err.get("resets_at")
-            if isinstance(raw, (int, float)):
-                resets_at = float(raw)
-            elif isinstance(err.get("resets_in_seconds"), (int, float)):
-                resets_at = (time.time() if now is None else now) + err["resets_in_seconds"]
-            else:
-                resets_at = _reset_from_headers(headers)
-            plan = err.get("plan_type") or headers.get("x-codex-plan-type")
+        quota = kind in _QUOTA_CODES or err.get("type") in _QUOTA_CODES
+        if (
+            kind == "usage_limit_reached"
+            or err.get("type") == "usage_limit_reached"
+            or err.get("code") == "usage_limit_reached"
+            or (
+                not quota
+                and (
+                    headers.get("x-codex-active-limit")
+                    or headers.get("x-codex-rate-limit-reached-type")
+                )
+            )
+        ):
+            resets_at = _header_number(err.get("resets_at"))
+            if resets_at is None:
+                after = _header_number(err.get("resets_in_seconds"))
+                if after is not None:
+                    resets_at = (time.time() if now is None else now) + after
+                else:
+                    resets_at = _reset_from_headers(headers)
+            plan = err.get("plan_type") if isinstance(err.get("plan_type"), str) else None
+            plan = plan or headers.get("x-codex-plan-type")
             common.pop("code")
             limit = UsageLimitReached(plan_type=plan, resets_at=resets_at, now=now, **common)
             limit.rate_limits = _rate_limits(headers)
             return limit
-        if kind in _QUOTA_CODES or err.get("type") in _QUOTA_CODES:
+        if quota:
             return QuotaExceeded(
                 "Your ChatGPT plan does not include Codex usage, or its quota is spent "
                 f"(HTTP 429: {shown}).",
@@ -384,4 +464,12 @@ def map_http_error(
                 "The Codex backend is overloaded; try again in a few minutes.", **common
             )
         return ServerError(f"The Codex backend failed (HTTP {status}){suffix}", **common)
+    if 300 <= status < 400:
+        where = headers.get("location")
+        target = f" to {_short(where)}" if where else ""
+        return APIError(
+            f"The Codex backend answered HTTP {status}, a redirect{target}; check "
+            "LLM_CODEX_BASE_URL.",
+            **common,
+        )
     return APIError(f"The Codex backend answered HTTP {status}{suffix}", **common)

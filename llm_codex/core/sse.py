@@ -4,7 +4,8 @@
 of the events that read completed, in order; the incomplete tail waits for the next read. Only
 ``data`` matters to us (spec §6.1: the ``event:`` line repeats the JSON ``type``), so ``event``,
 ``id``, ``retry`` and comment lines are dropped. An event's several ``data`` lines are joined
-with ``\\n`` as the SSE standard says; an event cut off by the end of the stream is discarded.
+with ``\\n`` as the SSE standard says. At the end of the stream :meth:`SSEDecoder.flush` hands
+over a last event that lacks its closing blank line (the reader skips it unless it is whole JSON).
 Memory is bounded by the largest single event: nothing but the unfinished tail is kept.
 """
 
@@ -73,20 +74,21 @@ class SSEDecoder:
         return buffer[: end + 1]
 
     def flush(self) -> list[str]:
-        """End of stream: payloads of the events a held-back final ``\\r`` completes.
+        """End of stream: the payload of a last event that lacks its closing blank line.
 
-        An event cut off without its blank line is discarded (SSE standard).
+        The SSE standard discards such an event; we hand it over instead (be liberal: some
+        servers close the connection right after the last ``data:`` line). A payload cut off
+        mid-JSON is then simply not valid JSON, which the reader skips.
         """
         return parse_events(self.flush_text())
 
     def flush_text(self) -> str:
         """End of stream, for the bulk reader: like :meth:`flush`, as event text."""
-        text = ""
-        if self._trailing_cr:
-            self._trailing_cr = False
-            text = self.feed_text("\n")
-        self._buffer = ""
-        return text
+        self._trailing_cr = False
+        tail, self._buffer = self._buffer, ""
+        if not tail.strip():
+            return ""
+        return tail.rstrip("\n") + "\n\n"
 
     @property
     def pending(self) -> int:
@@ -94,13 +96,17 @@ class SSEDecoder:
         return len(self._buffer)
 
     def _normalise_newlines(self, text: str) -> str:
+        # A read ending in CR ends its line at once (a CR-only server must not have its last
+        # event held back until more bytes come); an LF opening the next read is then the
+        # second half of that CRLF and is skipped, as the SSE parsing rules say.
         if self._trailing_cr:
-            text = "\r" + text
             self._trailing_cr = False
-        if text.endswith("\r"):
-            self._trailing_cr = True
-            text = text[:-1]
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+            if text.startswith("\n"):
+                text = text[1:]
+        if "\r" in text:
+            self._trailing_cr = text.endswith("\r")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text
 
 
 def parse_events(text: str) -> list[str]:

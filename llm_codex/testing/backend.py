@@ -105,7 +105,11 @@ Function calls are produced whether or not the request declared the tool (it is 
 hosted tools run only when declared (they execute on the server).
 
 Other knobs: :attr:`require_instructions` (True), :attr:`allowed_fields`, :attr:`models`
-(default catalog: :mod:`.catalog`), :attr:`usage_payload`, :attr:`turn_state`.
+(default catalog: :mod:`.catalog`), :attr:`usage_payload`, :attr:`turn_state`,
+:attr:`sse_style` (a dict: write streams like another conformant server — no ``event:`` lines,
+CRLF, spaced/shuffled JSON, extra or dropped fields, multi-line data, comments, tiny chunks,
+``completed_output="full"``, dropped event types, bytes after the terminal event; see
+:mod:`.sse_style`).
 
 Auth controls (see :mod:`.oauth` for the endpoints)
 ---------------------------------------------------
@@ -128,7 +132,10 @@ Auth controls (see :mod:`.oauth` for the endpoints)
 ``device_auth_enabled`` (False → 404), ``device_interval`` ("5", a string as on the wire;
     tests usually set "0"), ``device_pending_polls`` (2), ``device_pending_status`` (403; 404
     also means pending), ``device_outcome`` ("approve" | "deny"), ``device_usercode_field``
-    ("user_code" or "usercode")
+    ("user_code" or "usercode"), ``device_pending_code`` (the error code of pending answers,
+    e.g. "slow_down" or "authorization_pending"); an int ``device_interval`` is sent as an int
+``token_answer_format`` ("json" | "form": form-encoded successful /oauth/token answers)
+``token_answer_extra``  fields merged into successful /oauth/token answers
 """
 
 from __future__ import annotations
@@ -148,6 +155,7 @@ from llm_codex.testing._http import HTTPRequest, HTTPServer, Reply
 from llm_codex.testing._util import json_reply, parse_body, tiny_png
 from llm_codex.testing.oauth import CLIENT_ID, OAuthEndpoints
 from llm_codex.testing.planner import Scenario, TurnPlanner
+from llm_codex.testing.sse_style import restyle
 from llm_codex.testing.streams import render
 from llm_codex.testing.tokens import TokenAuthority
 from llm_codex.testing.usage import (
@@ -210,6 +218,8 @@ class FakeCodexBackend(OAuthEndpoints):
         self._rate_limit_headers: dict[str, str] = default_rate_limit_headers(now=now)
         self.replayed_reasoning: list[list[str]] = []
         self.turn_state: str | None = None
+        #: re-format every streamed turn like another conformant server (see :mod:`.sse_style`)
+        self.sse_style: dict[str, Any] | None = None
         self._init_oauth()
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -617,7 +627,11 @@ class FakeCodexBackend(OAuthEndpoints):
             *([("x-codex-turn-state", self.turn_state)] if self.turn_state else []),
             *self._response_headers(record),
         ]
-        return Reply(200, headers, stream=render(plan))
+        stream = render(plan)
+        style = self.sse_style
+        if style:
+            stream = restyle(stream, dict(style))
+        return Reply(200, headers, stream=stream)
 
     def _cloudflare(self) -> Reply:
         return Reply(

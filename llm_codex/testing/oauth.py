@@ -63,6 +63,12 @@ class OAuthEndpoints:
         self.device_pending_status = 403
         self.device_outcome = "approve"
         self.device_usercode_field = "user_code"
+        #: error code of a pending poll answer (``slow_down``, ``authorization_pending`` …)
+        self.device_pending_code = "deviceauth_authorization_pending"
+        #: "json" (default) or "form": how successful ``/oauth/token`` answers are encoded
+        self.token_answer_format = "json"
+        #: extra fields merged into successful ``/oauth/token`` answers (e.g. a bad id_token)
+        self.token_answer_extra: dict[str, Any] = {}
 
     def _wait(self, seconds: float) -> bool:  # provided by the host
         raise NotImplementedError
@@ -252,6 +258,18 @@ class OAuthEndpoints:
             )
         if self.token_delay and self._wait(self.token_delay):
             return Reply(503, [("Connection", "close")])
+        if status == 200 and isinstance(body, dict):
+            body = {**body, **self.token_answer_extra}
+            if self.token_answer_format == "form":
+                form_body = urlencode({k: str(v) for k, v in body.items() if v is not None})
+                return Reply(
+                    200,
+                    [
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                        ("Cache-Control", "no-store"),
+                    ],
+                    form_body.encode(),
+                )
         return json_reply(status, body, [("Cache-Control", "no-store")])
 
     def _revoke(self, http: HTTPRequest, record: RecordedRequest) -> Reply:
@@ -284,7 +302,10 @@ class OAuthEndpoints:
             {
                 "device_auth_id": device_auth_id,
                 self.device_usercode_field: user_code,
-                "interval": str(self.device_interval),
+                # a string on the wire (auth.md §8); an int set by a test is sent as an int
+                "interval": self.device_interval
+                if isinstance(self.device_interval, (int, float))
+                else str(self.device_interval),
                 "expires_at": int(time.time() + 900),
             },
         )
@@ -305,7 +326,7 @@ class OAuthEndpoints:
                 self.device_pending_status,
                 {
                     "error": {
-                        "code": "deviceauth_authorization_pending",
+                        "code": self.device_pending_code,
                         "message": "Authorization is pending.",
                     }
                 },

@@ -69,11 +69,14 @@ def test_fields_other_than_data_are_ignored():
     assert SSEDecoder().feed(text) == ['{"a":1}', ""]
 
 
-def test_an_unterminated_event_is_discarded_at_eof():
-    """A stream cut mid-event yields nothing for that event (SSE standard)."""
+def test_an_unterminated_last_event_is_handed_over_at_eof():
+    """A last event without its blank line is still read at EOF (a cut-off one is not JSON)."""
     decoder = SSEDecoder()
     assert decoder.feed('data: {"a":1}\n\ndata: {"b"') == ['{"a":1}']
     assert decoder.pending > 0
+    assert decoder.flush() == ['{"b"']
+    assert decoder.feed('data: {"c":1}\n') == []
+    assert decoder.flush() == ['{"c":1}']
     assert decoder.flush() == []
 
 

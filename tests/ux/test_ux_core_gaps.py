@@ -3,8 +3,6 @@ until the core is changed; ``strict`` so that the fix is noticed and the marker 
 
 from __future__ import annotations
 
-import pytest
-
 from .helpers import MODEL, assert_one_error_line, run_llm
 
 _CLOUDFLARE_502 = (
@@ -15,10 +13,6 @@ _CLOUDFLARE_502 = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/retry.py puts the first ~300 characters of an HTML error page into the sentence",
-)
 def test_an_html_error_page_is_not_shown_as_the_error(codex_backend, codex_login):
     """A 502 answered with an HTML page reads as one sentence, without HTML markup."""
     codex_backend.enqueue_server_error(502, times=5, body=_CLOUDFLARE_502)
@@ -26,11 +20,6 @@ def test_an_html_error_page_is_not_shown_as_the_error(codex_backend, codex_login
     assert "<" not in line and "{" not in line, line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec §8.2: response.failed rate_limit_exceeded 'try again in Xs' is retried after X;"
-    " core/retry.py fails at once",
-)
 def test_a_short_rate_limit_with_a_retry_hint_is_retried(codex_backend, codex_login):
     """`response.failed` rate_limit_exceeded "try again in 1.5s" is retried once, then answers."""
     codex_backend.enqueue_failed("rate_limit_exceeded")
