@@ -102,33 +102,30 @@ _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
 
-def sync_client() -> Any:
-    """The process-wide :class:`~llm_codex.core.client.CodexClient` (created on first use)."""
-    client = _clients.get("sync")
+def _shared(kind: str) -> Any:
+    """The process-wide core client of ``kind`` (``"sync"`` or ``"async"``), made on first use."""
+    client = _clients.get(kind)
     if client is None:
         with _lock:
-            client = _clients.get("sync")
+            client = _clients.get(kind)
             if client is None:
                 from llm_codex.auth import default_auth_manager
-                from llm_codex.core.client import CodexClient
+                from llm_codex.core.client import AsyncCodexClient, CodexClient
 
-                client = _clients["sync"] = CodexClient(credentials=default_auth_manager())
+                factory = CodexClient if kind == "sync" else AsyncCodexClient
+                client = _clients[kind] = factory(credentials=default_auth_manager())
     return client
+
+
+def sync_client() -> Any:
+    """The process-wide :class:`~llm_codex.core.client.CodexClient`."""
+    return _shared("sync")
 
 
 def async_client() -> Any:
     """The process-wide :class:`~llm_codex.core.client.AsyncCodexClient` (one per process; the
     core keeps one connection pool per event loop)."""
-    client = _clients.get("async")
-    if client is None:
-        with _lock:
-            client = _clients.get("async")
-            if client is None:
-                from llm_codex.auth import default_auth_manager
-                from llm_codex.core.client import AsyncCodexClient
-
-                client = _clients["async"] = AsyncCodexClient(credentials=default_auth_manager())
-    return client
+    return _shared("async")
 
 
 def reset_clients() -> None:
