@@ -109,8 +109,8 @@ def image_part(
     if len(data) > MAX_IMAGE_BYTES:
         size_mb = len(data) / (1024 * 1024)
         raise ConfigurationError(
-            f"The image {_describe(attachment)} is {size_mb:.1f} MB; the largest image "
-            f"llm-codex sends is {MAX_IMAGE_BYTES // (1024 * 1024)} MB."
+            f"The image {_describe(attachment)} is {size_mb:.1f} MiB, over the "
+            f"{MAX_IMAGE_BYTES // (1024 * 1024)} MiB limit for images llm-codex sends."
         )
     actual = _sniff(data)
     if actual is None or actual not in allowed:

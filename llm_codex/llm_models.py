@@ -9,7 +9,7 @@ A prompt (``execute``):
 
 1. is translated into a :class:`~llm_codex.core.types.CodexRequest` by
    :func:`llm_codex.llm_request.build_codex_request` (bad options, attachments or schemas fail
-   here, before anything is sent; ``conversation.id`` keys the prompt cache);
+   here, before anything is sent; the instructions and first input key the prompt cache);
 2. is streamed with the process-wide core client over :func:`llm_codex.auth.default_auth_manager`;
 3. has its events translated by :class:`llm_codex.llm_events.EventTranslator`;
 4. after a successful answer, prints the rate-limit warnings of
@@ -245,8 +245,7 @@ class _SharedCodex:
     def _request(self, prompt: llm.Prompt, conversation: Any) -> CodexRequest:
         """The core request for this prompt (raises ConfigurationError before sending, e.g. for
         a model that needs the unsupported "Responses Lite" form)."""
-        conversation_id = getattr(conversation, "id", None) if conversation else None
-        return build_codex_request(prompt, model=self.info, conversation_id=conversation_id)
+        return build_codex_request(prompt, model=self.info)
 
     def _translator(self, response: Any) -> EventTranslator:
         return EventTranslator(

@@ -14,8 +14,9 @@ Request rules (spec §3, §13): options only as the catalog allows; reasoning ef
 the catalog's level; a reasoning summary ``auto`` is requested where the model supports it,
 unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defaults to the
 catalog's; function tools are sent with ``strict: false``; a schema becomes a strict
-``json_schema`` text format (:mod:`llm_codex.llm_schema`); ``session_id`` is stable per
-conversation (see :func:`session_id_for`).
+``json_schema`` text format (:mod:`llm_codex.llm_schema`); ``session_id`` is derived from the
+instructions and the first input, so it is stable per conversation and for a repeated one-off
+prompt (see :func:`session_id_for`).
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ __all__ = [
     "session_id_for",
 ]
 
-#: Namespace for session ids derived from llm conversation ids (uuid5).
-_SESSION_NAMESPACE = uuid.UUID("6f0c1a52-3b8e-5d7a-9c41-2e8f5b1d7a30")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -64,17 +63,17 @@ def attachment_types_for(model: Any) -> frozenset[str]:
     return frozenset(IMAGE_TYPES) if "image" in modalities else frozenset()
 
 
-def session_id_for(
-    conversation_id: str | None, *, instructions: str | None, first_input: Any
-) -> str:
-    """A UUID for ``session-id`` / ``prompt_cache_key``.
+def session_id_for(*, instructions: str | None, first_input: Any) -> str:
+    """A UUID for ``session-id`` / ``prompt_cache_key``, built from a SHA-256 of the
+    instructions and the first input item.
 
-    In a conversation: ``uuid5`` of the llm conversation id, the same for every turn. A one-off
-    prompt: a UUID built from a SHA-256 of the instructions and the first input item, so the same
-    prompt repeated hits the backend's prompt cache.
+    Every turn of a conversation replays the same instructions and the same first item, so the
+    key is stable across the conversation (``llm -c``, ``llm chat``, ``conversation.prompt``).
+    It does not depend on llm's conversation id, because the ``llm`` CLI opens a new
+    conversation for every prompt: a key from that id would give a repeated one-off prompt a new
+    key each time and it would never hit the prompt cache. Two conversations that start alike
+    share a key, which is what prompt caching wants (they share a prefix).
     """
-    if conversation_id:
-        return str(uuid.uuid5(_SESSION_NAMESPACE, f"llm-conversation:{conversation_id}"))
     digest = hashlib.sha256(
         json.dumps([instructions, first_input], sort_keys=True, default=str).encode("utf-8")
     ).digest()
@@ -187,9 +186,7 @@ def _service_tier(prompt: llm.Prompt, model: Any) -> str | None:
     return tier
 
 
-def build_codex_request(
-    prompt: llm.Prompt, *, model: Any, conversation_id: str | None
-) -> CodexRequest:
+def build_codex_request(prompt: llm.Prompt, *, model: Any) -> CodexRequest:
     """Translate ``prompt`` for ``model`` (a catalog ``ModelInfo``) into a CodexRequest.
 
     Raises ConfigurationError for a model that needs the unsupported Responses Lite form, an
@@ -227,9 +224,7 @@ def build_codex_request(
 
     schema_format = text_format(prompt.schema) if prompt.schema else None
 
-    session_id = session_id_for(
-        conversation_id, instructions=instructions, first_input=items[0] if items else None
-    )
+    session_id = session_id_for(instructions=instructions, first_input=items[0] if items else None)
     levels = tuple(getattr(model, "reasoning_levels", None) or ())
     return CodexRequest(
         model=str(model.slug),

@@ -52,7 +52,10 @@ def _model_lines(info: Any) -> list[str]:
         f"   fast tier: {_yes_no(info.supports_fast)}"
     )
     context = f"{info.context_window:,} tokens" if info.context_window else "unknown"
-    lines.append(f"  web search: {search}   context window: {context}")
+    lines.append(
+        f"  web search: {search}   image generation: {_yes_no(info.supports_image_generation)}"
+    )
+    lines.append(f"  context window: {context}")
     return lines
 
 
@@ -103,7 +106,7 @@ def _refresh() -> tuple[list[str], list[str]]:
 @click.option("--refresh", is_flag=True, help="Fetch your plan's model catalog from ChatGPT first.")
 def models(as_json: bool, refresh: bool) -> None:
     """List the Codex models and their options (reasoning, verbosity, images, fast tier, web
-    search, context window). Without --refresh this makes no request."""
+    search, image generation, context window). Without --refresh this makes no request."""
     from llm_codex.core.catalog import load_catalog
     from llm_codex.core.errors import CodexError
 

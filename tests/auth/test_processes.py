@@ -99,8 +99,7 @@ def _prepare_llm_database() -> None:
 
 def test_sixteen_llm_prompts_share_one_refresh(codex_backend):
     """16 concurrent `llm -m openai-codex/gpt-5.5 hi` runs refresh once and all answer."""
-    if not _model_registered():
-        pytest.skip("the openai-codex models are not registered yet")
+    assert _model_registered(), "the openai-codex models are not registered"
     _prepare_llm_database()
     tokens = codex_backend.issue_tokens(access_ttl=IN_WINDOW)
     path = write_auth_file(config.own_auth_path(), tokens)

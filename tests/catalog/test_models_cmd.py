@@ -38,13 +38,18 @@ def test_listing_shows_capabilities_without_network(monkeypatch):
     assert lines[0] == (
         "Built-in model list (run 'llm codex models --refresh' to fetch your plan's):"
     )
-    block = lines[lines.index("gpt-5.5  GPT-5.5") :][:4]
+    block = lines[lines.index("gpt-5.5  GPT-5.5") :][:5]
     assert block == [
         "gpt-5.5  GPT-5.5",
         "  reasoning effort: low, medium, high, xhigh (default: medium); summaries",
         "  verbosity: yes (default: low)   image input: yes   fast tier: yes",
-        "  web search: text and image   context window: 272,000 tokens",
+        "  web search: text and image   image generation: yes",
+        "  context window: 272,000 tokens",
     ]
+    spark = lines.index(
+        "gpt-5.3-codex-spark  GPT-5.3-Codex-Spark  (hidden from ChatGPT's list, callable)"
+    )
+    assert lines[spark + 3] == "  web search: no   image generation: no"
     assert (
         "gpt-5.3-codex-spark  GPT-5.3-Codex-Spark  (hidden from ChatGPT's list, callable)" in lines
     )

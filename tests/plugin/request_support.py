@@ -100,8 +100,6 @@ def make_prompt(
     return llm.Prompt(text, model, options=model.Options(**(options or {})), **kwargs)
 
 
-def build(info: ModelInfo = GPT55, text: str | None = "Hello", *, conversation_id=None, **kw):
+def build(info: ModelInfo = GPT55, text: str | None = "Hello", **kw):
     """build_codex_request for a prompt made by :func:`make_prompt`."""
-    return build_codex_request(
-        make_prompt(info, text, **kw), model=info, conversation_id=conversation_id
-    )
+    return build_codex_request(make_prompt(info, text, **kw), model=info)

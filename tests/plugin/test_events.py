@@ -467,7 +467,7 @@ def test_what_is_emitted_replays_as_the_original_items():
         messages=[llm.user("2+2?"), *answer, llm.user("And 3+3?")],
         options=model.Options(),
     )
-    request = build_codex_request(prompt, model=find_model("gpt-5.5"), conversation_id="c")
+    request = build_codex_request(prompt, model=find_model("gpt-5.5"))
     replayed = request.input[1:3]
     assert replayed[0] == {k: v for k, v in reasoning.items() if k != "id"}
     assert replayed[1]["role"] == "assistant"

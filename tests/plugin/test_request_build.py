@@ -224,7 +224,7 @@ def test_legacy_tool_results_without_their_call_still_send():
         text=None,
         tool_results=[llm.ToolResult(name="get_weather", output="sunny", tool_call_id="call_1")],
     )
-    req = build_codex_request(prompt, model=GPT55, conversation_id="c1")
+    req = build_codex_request(prompt, model=GPT55)
     assert req.input == [
         {
             "type": "message",
@@ -292,7 +292,7 @@ def test_service_tier_not_in_catalog_is_refused():
     prompt = make_prompt(MINI)
     prompt.options = make_prompt(GPT55, options={"service_tier": "priority"}).options
     with pytest.raises(ConfigurationError, match="does not offer the 'priority' service tier"):
-        build_codex_request(prompt, model=MINI, conversation_id=None)
+        build_codex_request(prompt, model=MINI)
 
 
 def test_responses_lite_model_is_refused_clearly():
@@ -306,11 +306,16 @@ def test_responses_lite_model_is_refused_clearly():
 
 
 def test_conversation_session_id_is_a_stable_uuid():
-    """Every turn of a conversation carries the same UUID session id (prompt caching)."""
-    first = build(text="a", conversation_id="01jabcdefghjkmnpqrstvwxyz0").session_id
-    second = build(text="b", conversation_id="01jabcdefghjkmnpqrstvwxyz0").session_id
-    other = build(text="a", conversation_id="01jabcdefghjkmnpqrstvwxyz1").session_id
-    assert first == second != other
+    """Every turn of a conversation carries the same UUID session id (prompt caching): later
+    turns replay the same instructions and first input, which is what the key is made of."""
+    first = build(text=None, messages=[llm.system("S."), llm.user("Capital?")]).session_id
+    answer = llm.assistant("Paris.")
+    later = build(
+        text=None,
+        messages=[llm.system("S."), llm.user("Capital?"), answer, llm.user("And Spain?")],
+    ).session_id
+    other = build(text=None, messages=[llm.system("S."), llm.user("Another")]).session_id
+    assert first == later != other
     uuid.UUID(first)
 
 

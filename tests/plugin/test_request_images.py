@@ -79,10 +79,10 @@ def test_bytes_that_are_not_an_image_are_refused():
 
 
 def test_images_over_the_size_limit_are_refused():
-    """Images over 20 MB are refused with their size and the limit."""
+    """Images over 20 MiB are refused with their size and the limit."""
     big = PNG + b"\x00" * (MAX_IMAGE_BYTES + 1)
     with pytest.raises(
-        ConfigurationError, match=r"is 20\.0 MB; the largest image llm-codex sends is 20 MB"
+        ConfigurationError, match=r"is 20\.0 MiB, over the 20 MiB limit for images llm-codex sends"
     ):
         build(attachments=[llm.Attachment(type="image/png", content=big)])
 
@@ -102,7 +102,7 @@ def test_detail_original_is_refused_where_unsupported():
     prompt = make_prompt(MINI)
     prompt.options = make_prompt(GPT55, options={"image_detail": "original"}).options
     with pytest.raises(ConfigurationError, match="image_detail 'original'"):
-        build_codex_request(prompt, model=MINI, conversation_id=None)
+        build_codex_request(prompt, model=MINI)
 
 
 def test_tool_result_images_become_output_parts():

@@ -87,7 +87,7 @@ def test_server_tool_on_a_model_without_it_is_refused():
     from llm_codex.llm_request import build_codex_request
 
     with pytest.raises(ConfigurationError, match="does not support server-side tool 'web_search'"):
-        build_codex_request(prompt, model=TEXT_ONLY, conversation_id=None)
+        build_codex_request(prompt, model=TEXT_ONLY)
 
 
 def test_image_generation_spec():
