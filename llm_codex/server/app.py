@@ -407,7 +407,7 @@ async def create_response(request: Request) -> Response:
     _log_info(request)["model"] = tr.model
     first, stream = await _open(request, tr.request)
     encoder = responses.ResponsesEncoder(
-        tr.request, response_id=new_id("resp_"), created_at=int(time.time())
+        tr.request, response_id=new_id("resp_"), created_at=int(time.time()), echo=tr.echo
     )
     if tr.stream:
         relay = responses.encode_stream(encoder, first, stream)

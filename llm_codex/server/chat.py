@@ -8,7 +8,10 @@ Request mapping (to a :class:`~llm_codex.core.types.CodexRequest`):
   ``tool`` messages -> ``function_call_output``.
 - images: ``data:`` URLs and ``http(s)`` URLs are passed to the backend as they are (the server
   never fetches anything itself); other schemes are refused.
-- ``tools`` (function) -> Responses function tools; ``tool_choice``, ``parallel_tool_calls``.
+- ``tools`` (function) -> Responses function tools; ``parallel_tool_calls``; ``tool_choice``
+  mapped conservatively by :func:`~llm_codex.server.common.resolve_tool_choice` (the Codex CLI
+  only sends ``"auto"``): ``"none"`` sends no tools, ``"required"`` and a named function pass,
+  ``allowed_tools`` narrows the tools, choices that cannot work are refused with a 400.
 - ``response_format``: ``json_schema`` -> ``text.format`` json_schema (``strict`` defaults to
   true, as the Codex CLI sends it); ``json_object`` -> ``text.format`` json_object.
 - ``reasoning_effort``, ``verbosity``, ``service_tier``; the extra field ``reasoning_summary``
@@ -48,6 +51,7 @@ from llm_codex.server.common import (
     chain,
     derive_session_id,
     model_slug,
+    resolve_tool_choice,
     split_system,
     sse_bytes,
     text_of,
@@ -236,18 +240,6 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_choice(choice: Any) -> str | dict[str, Any]:
-    if choice is None:
-        return "auto"
-    if isinstance(choice, str):
-        if choice not in ("auto", "none", "required"):
-            raise _refuse(f"Unknown tool_choice {choice!r}.", "tool_choice")
-        return choice
-    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
-        return {"type": "function", "name": choice["function"].get("name")}
-    raise _refuse("'tool_choice' must be auto, none, required or a function.", "tool_choice")
-
-
 def _text_format(fmt: Any) -> dict[str, Any] | None:
     if fmt is None:
         return None
@@ -309,6 +301,9 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
     tools = _tools(body.get("tools"))
     if body.get("web_search_options") is not None:
         tools.append({"type": "web_search"})
+    tool_choice, tools, choice_dropped = resolve_tool_choice(body.get("tool_choice"), tools)
+    if choice_dropped:
+        dropped.append("tool_choice")
     summary = body.get("reasoning_summary")
     if summary is not None and summary not in _SUMMARIES and summary != "none":
         raise _refuse(
@@ -328,7 +323,7 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
         input=items,
         instructions=instructions,
         tools=tools,
-        tool_choice=_tool_choice(body.get("tool_choice")),
+        tool_choice=tool_choice,
         parallel_tool_calls=bool(body.get("parallel_tool_calls", True)),
         reasoning_effort=body.get("reasoning_effort"),
         reasoning_summary=summary,
@@ -465,7 +460,7 @@ class ChatEncoder:
         self.reasoning_content = reasoning_content
         self.acc = Accumulator()
         self._tool_index: dict[int, int] = {}
-        self._sent_args: dict[int, str] = {}
+        self._sent_args: dict[int, list[str]] = {}
         self.finished = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -488,7 +483,7 @@ class ChatEncoder:
     def _open_call(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
         k = len(self._tool_index)
         self._tool_index[index] = k
-        self._sent_args[index] = ""
+        self._sent_args[index] = []
         return self._chunk(
             {
                 "tool_calls": [
@@ -503,7 +498,7 @@ class ChatEncoder:
         )
 
     def _args(self, index: int, piece: str) -> dict[str, Any]:
-        self._sent_args[index] += piece
+        self._sent_args[index].append(piece)
         k = self._tool_index[index]
         return self._chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
 
@@ -532,7 +527,7 @@ class ChatEncoder:
                 if index not in self._tool_index:
                     out.append(self._open_call(index, item))
                 final = item.get("arguments") or ""
-                sent = self._sent_args[index]
+                sent = "".join(self._sent_args[index])
                 if final != sent and final.startswith(sent):
                     out.append(self._args(index, final[len(sent) :]))
         return out
@@ -568,21 +563,32 @@ class ChatEncoder:
         return [error_info(exc).body()]
 
 
+_DONE = sse_bytes("[DONE]")
+
+
 async def encode_stream(
     encoder: ChatEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
 ) -> AsyncIterator[bytes]:
-    """The SSE body of a streaming chat completion, ending with ``data: [DONE]``."""
-    for chunk in encoder.start():
-        yield sse_bytes(chunk)
+    """The SSE body of a streaming chat completion, ending with ``data: [DONE]``.
+
+    Every chunk one backend event turns into goes out in one write (one body message, one
+    socket send): the role chunk with the first event's chunks, the finish and usage chunks
+    with ``[DONE]``.
+    """
+    frames = [sse_bytes(chunk) for chunk in encoder.start()]
     try:
         async for event in chain(first, rest):
-            for chunk in encoder.feed(event):
-                yield sse_bytes(chunk)
+            chunks = encoder.feed(event)
+            if chunks:
+                frames += [sse_bytes(chunk) for chunk in chunks]
+            if frames and not encoder.finished:
+                yield b"".join(frames)
+                frames = []
         if not encoder.finished:
             raise core_errors.StreamClosedEarly(
                 "The backend's stream ended before the response was complete."
             )
     except Exception as exc:  # ends the stream with an error object, never a traceback
-        for chunk in encoder.fail(exc):
-            yield sse_bytes(chunk)
-    yield sse_bytes("[DONE]")
+        frames += [sse_bytes(chunk) for chunk in encoder.fail(exc)]
+    frames.append(_DONE)
+    yield b"".join(frames)

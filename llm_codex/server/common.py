@@ -34,6 +34,7 @@ __all__ = [
     "first_user_text",
     "model_slug",
     "new_id",
+    "resolve_tool_choice",
     "split_system",
     "sse_bytes",
     "text_of",
@@ -57,6 +58,9 @@ class Translation:
     include_usage: bool = False
     reasoning_content: bool = False
     model: str = ""
+    #: Fields of the answer's ``response`` object that echo the request as the client sent it
+    #: (e.g. ``tool_choice: "none"``, which is sent upstream as no tools at all).
+    echo: dict[str, Any] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
         """The warning header naming dropped parameters (sorted), when any were dropped."""
@@ -178,6 +182,97 @@ def split_system(
     return (joined or None), rest
 
 
+_NAMED_KINDS = ("function", "custom")
+
+
+def _choice_name(choice: dict[str, Any]) -> Any:
+    """The tool name of a named choice: ``{"name"}`` (Responses) or ``{"function": {"name"}}``."""
+    fn = choice.get("function")
+    return fn.get("name") if isinstance(fn, dict) else choice.get("name")
+
+
+def _tool_name(tool: Any) -> Any:
+    if not isinstance(tool, dict):
+        return None
+    return _choice_name(tool)
+
+
+def resolve_tool_choice(
+    choice: Any, tools: list[dict[str, Any]]
+) -> tuple[str | dict[str, Any], list[dict[str, Any]], bool]:
+    """An OpenAI ``tool_choice`` mapped conservatively for the Codex backend.
+
+    Returns ``(tool_choice, tools, dropped)``. The Codex CLI only ever sends ``"auto"`` (spec
+    §3), so only what is known to work, or cannot fail, is sent:
+
+    - absent / ``"auto"`` -> ``"auto"``;
+    - ``"none"`` -> ``"auto"`` with no tools at all: the model cannot call what it was not
+      given, which is exactly what ``"none"`` asks for;
+    - ``"required"`` -> ``"required"`` (a standard Responses value), refused when there are no
+      tools;
+    - a named ``function`` (or ``custom``) tool -> ``{"type", "name"}``; the backend resolves
+      the name among the function tools, so an unknown name is refused here with the same
+      meaning (400) instead of upstream;
+    - ``allowed_tools`` -> the tools are narrowed to the listed ones and its ``mode`` (auto or
+      required) is sent;
+    - a hosted tool (``web_search``, ``image_generation``…): the backend refuses those
+      ("Tool choice 'image_generation' not found in 'tools' parameter"), so ``"auto"`` is sent
+      with the tool still offered, and ``dropped`` is True (named in the warning header).
+    """
+    if choice is None or choice == "auto":
+        return "auto", tools, False
+    if choice == "none":
+        return "auto", [], False
+    if choice == "required":
+        if not tools:
+            raise RequestRefused(
+                "'tool_choice': 'required' needs at least one tool in 'tools'.",
+                param="tool_choice",
+            )
+        return "required", tools, False
+    if isinstance(choice, str):
+        raise RequestRefused(
+            f"Unknown tool_choice {choice!r}: use auto, none, required or a named function.",
+            param="tool_choice",
+        )
+    if not isinstance(choice, dict):
+        raise RequestRefused(
+            "'tool_choice' must be auto, none, required or an object.", param="tool_choice"
+        )
+    kind = choice.get("type") or ("function" if "function" in choice else None)
+    if kind in _NAMED_KINDS:
+        name = _choice_name(choice)
+        known = {_tool_name(t) for t in tools if isinstance(t, dict) and t.get("type") == kind}
+        if not isinstance(name, str) or name not in known:
+            raise RequestRefused(
+                f"Tool choice {name!r} is not one of the {kind} tools in 'tools'.",
+                param="tool_choice",
+            )
+        return {"type": kind, "name": name}, tools, False
+    if kind == "allowed_tools":
+        spec = (
+            choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else choice
+        )
+        mode = spec.get("mode") or "auto"
+        listed = spec.get("tools")
+        if mode not in ("auto", "required") or not isinstance(listed, list) or not listed:
+            raise RequestRefused(
+                "'tool_choice' allowed_tools needs 'mode' (auto or required) and a non-empty "
+                "'tools' list.",
+                param="tool_choice",
+            )
+        wanted = {(t.get("type"), _tool_name(t)) for t in listed if isinstance(t, dict)}
+        kept = [
+            t for t in tools if isinstance(t, dict) and (t.get("type"), _tool_name(t)) in wanted
+        ]
+        if not kept:
+            raise RequestRefused(
+                "'tool_choice' allowed_tools names no tool of 'tools'.", param="tool_choice"
+            )
+        return mode, kept, False
+    return "auto", tools, True
+
+
 def usage_json(usage: Usage) -> dict[str, Any]:
     """A core :class:`Usage` in the Responses API shape."""
     return {
@@ -206,21 +301,22 @@ class Accumulator:
 
     done: dict[int, dict[str, Any]] = field(default_factory=dict)
     added: dict[int, dict[str, Any]] = field(default_factory=dict)
-    text: dict[int, str] = field(default_factory=dict)
-    reasoning: dict[int, dict[int, str]] = field(default_factory=dict)
-    arguments: dict[int, str] = field(default_factory=dict)
+    # Deltas are kept as lists of pieces, joined only when a partial item is rebuilt: appending
+    # to a string held in a dict copies it every time (quadratic on long streams).
+    text: dict[int, list[str]] = field(default_factory=dict)
+    reasoning: dict[int, dict[int, list[str]]] = field(default_factory=dict)
+    arguments: dict[int, list[str]] = field(default_factory=dict)
     result: Any = None  # CodexResult once Completed arrived
 
     def feed(self, event: StreamEvent) -> None:
         """Record one event."""
         if isinstance(event, TextDelta):
-            self.text[event.output_index] = self.text.get(event.output_index, "") + event.text
+            self.text.setdefault(event.output_index, []).append(event.text)
         elif isinstance(event, ReasoningDelta):
             parts = self.reasoning.setdefault(event.output_index, {})
-            parts[event.summary_index] = parts.get(event.summary_index, "") + event.text
+            parts.setdefault(event.summary_index, []).append(event.text)
         elif isinstance(event, ToolArgumentsDelta):
-            i = event.output_index
-            self.arguments[i] = self.arguments.get(i, "") + event.delta
+            self.arguments.setdefault(event.output_index, []).append(event.delta)
         elif isinstance(event, ItemAdded):
             self.added[event.output_index] = dict(event.item)
         elif isinstance(event, ItemDone):
@@ -245,12 +341,15 @@ class Accumulator:
         item["type"] = kind
         if kind == "message":
             item.setdefault("role", "assistant")
-            text = self.text.get(index, "")
+            text = "".join(self.text.get(index, ()))
             item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
         elif kind == "reasoning":
             parts = self.reasoning.get(index, {})
-            item["summary"] = [{"type": "summary_text", "text": parts[k]} for k in sorted(parts)]
+            item["summary"] = [
+                {"type": "summary_text", "text": "".join(parts[k])} for k in sorted(parts)
+            ]
         elif kind == "function_call":
-            item["arguments"] = self.arguments.get(index, item.get("arguments") or "")
+            pieces = self.arguments.get(index)
+            item["arguments"] = "".join(pieces) if pieces else item.get("arguments") or ""
         item["status"] = "incomplete"
         return item

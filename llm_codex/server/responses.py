@@ -9,7 +9,9 @@ rules applied:
   ``previous_response_id``, ``conversation``, ``background: true``, ``store: true``, ``prompt``
   templates, ``item_reference`` items and ``file_id`` images;
 - leading ``system`` messages become ``instructions``; later ones become ``developer`` messages;
-- item ids are stripped (the backend stores nothing, replayed ids fail).
+- item ids are stripped (the backend stores nothing, replayed ids fail);
+- ``tool_choice`` is mapped conservatively (:func:`~llm_codex.server.common.resolve_tool_choice`);
+  the answer's ``response`` object echoes the ``tool_choice`` and ``tools`` the client sent.
 
 Streaming answers re-serialise the core's events as Responses API SSE events in order
 (``response.created`` … ``response.completed``); the final ``response.completed`` carries the
@@ -41,6 +43,7 @@ from llm_codex.server.common import (
     derive_session_id,
     model_slug,
     new_id,
+    resolve_tool_choice,
     split_system,
     sse_bytes,
     usage_json,
@@ -198,6 +201,9 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise _refuse("'tools' must be a list.", "tools")
+    tool_choice, sent_tools, choice_dropped = resolve_tool_choice(body.get("tool_choice"), tools)
+    if choice_dropped:
+        dropped.append("tool_choice")
     include = body.get("include") or []
     if any(value != "reasoning.encrypted_content" for value in include or []):
         dropped.append("include")
@@ -210,8 +216,8 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
         model=model,
         input=items,
         instructions=instructions,
-        tools=list(tools),
-        tool_choice=body.get("tool_choice") or "auto",
+        tools=list(sent_tools),
+        tool_choice=tool_choice,
         parallel_tool_calls=bool(body.get("parallel_tool_calls", True)),
         reasoning_effort=reasoning.get("effort"),
         reasoning_summary=reasoning.get("summary") or reasoning.get("generate_summary"),
@@ -225,8 +231,9 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
             items=items,
         ),
     )
+    echo = {"tool_choice": body.get("tool_choice") or "auto", "tools": list(tools)}
     return Translation(
-        request=request, stream=bool(body.get("stream")), dropped=dropped, model=model
+        request=request, stream=bool(body.get("stream")), dropped=dropped, model=model, echo=echo
     )
 
 
@@ -240,8 +247,10 @@ def response_object(
     usage: Any = None,
     error: dict[str, Any] | None = None,
     incomplete_reason: str | None = None,
+    echo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Responses API ``response`` object describing this turn."""
+    """A Responses API ``response`` object describing this turn (``echo`` overrides fields
+    that should show the request as the client sent it)."""
     reasoning = None
     if request.reasoning_effort or request.reasoning_summary:
         reasoning = {"effort": request.reasoning_effort, "summary": request.reasoning_summary}
@@ -273,6 +282,7 @@ def response_object(
         "max_output_tokens": None,
         "previous_response_id": None,
         "prompt_cache_key": request.session_id,
+        **(echo or {}),
     }
 
 
@@ -285,8 +295,16 @@ class ResponsesEncoder:
     accumulator sees a consistent sequence. Ids stay those of the backend's items.
     """
 
-    def __init__(self, request: CodexRequest, *, response_id: str, created_at: int) -> None:
+    def __init__(
+        self,
+        request: CodexRequest,
+        *,
+        response_id: str,
+        created_at: int,
+        echo: dict[str, Any] | None = None,
+    ) -> None:
         self.request = request
+        self.echo = echo
         self.response_id = response_id
         self.created_at = created_at
         self.acc = Accumulator()
@@ -310,6 +328,7 @@ class ResponsesEncoder:
             created_at=self.created_at,
             request=self.request,
             status=status,
+            echo=self.echo,
             **kw,
         )
 
@@ -549,20 +568,30 @@ class ResponsesEncoder:
 async def encode_stream(
     encoder: ResponsesEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
 ) -> AsyncIterator[bytes]:
-    """The SSE body of a streaming ``/v1/responses`` answer (errors end it with an event)."""
-    for data in encoder.start():
-        yield sse_bytes(data, event=data["type"])
+    """The SSE body of a streaming ``/v1/responses`` answer (errors end it with an event).
+
+    The events one backend event turns into go out in one write (one body message, one socket
+    send); ``response.created`` and ``response.in_progress`` go with the first event's.
+    """
+    frames = [_frame(data) for data in encoder.start()]
     try:
         async for event in chain(first, rest):
-            for data in encoder.feed(event):
-                yield sse_bytes(data, event=data["type"])
+            frames += [_frame(data) for data in encoder.feed(event)]
+            if frames:
+                yield b"".join(frames)
+                frames = []
         if encoder.acc.result is None:
             raise core_errors.StreamClosedEarly(
                 "The backend's stream ended before the response was complete."
             )
     except Exception as exc:  # every failure ends the stream with an event, never a traceback
-        for data in encoder.fail(exc):
-            yield sse_bytes(data, event=data["type"])
+        frames += [_frame(data) for data in encoder.fail(exc)]
+    if frames:
+        yield b"".join(frames)
+
+
+def _frame(data: dict[str, Any]) -> bytes:
+    return sse_bytes(data, event=data["type"])
 
 
 def now_seconds() -> int:
