@@ -8,8 +8,9 @@ process as the client.
    concurrent streamed turns, once straight to the fake through the core ``AsyncCodexClient``
    ("direct") and once through the server's ``/v1/chat/completions`` with ``stream: true``
    ("server"). Time to first byte is taken at the first text delta (direct) or the first
-   content chunk (server). Reported: median and p95 TTFB of each, their ratio, and the ratio
-   of throughputs (turns per second).
+   content chunk (server). The rounds of the two paths alternate, so a change of load on the
+   machine hits both alike. Reported: median and p95 TTFB of each, their ratio, the ratio of
+   throughputs (turns per second), and the server's CPU time per streamed turn.
 2. Memory: ``--requests`` short non-stream chat completions (default 10,000; 8 in flight) to
    the server; its RSS (``/proc/<pid>/status`` VmRSS) after the first 1,000 and at the end, and
    the ratio. Steady memory means a ratio close to 1.
@@ -143,6 +144,29 @@ async def rounds(turn, rounds_n: int) -> tuple[list[float], float]:
     return ttfbs, rounds_n * CONCURRENCY / elapsed
 
 
+async def interleaved(direct, server, rounds_n: int) -> tuple[list, float, list, float]:
+    """Rounds of both paths, alternating, so a load change on the machine hits both alike:
+    (direct TTFBs, direct turns/s, server TTFBs, server turns/s)."""
+    d_ttfb: list[float] = []
+    s_ttfb: list[float] = []
+    d_time = s_time = 0.0
+    for _ in range(rounds_n):
+        ttfbs, tps = await rounds(direct, 1)
+        d_ttfb += ttfbs
+        d_time += CONCURRENCY / tps
+        ttfbs, tps = await rounds(server, 1)
+        s_ttfb += ttfbs
+        s_time += CONCURRENCY / tps
+    total = rounds_n * CONCURRENCY
+    return d_ttfb, total / d_time, s_ttfb, total / s_time
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p95(values: list[float]) -> float:
     return sorted(values)[int(0.95 * (len(values) - 1))]
 
@@ -204,9 +228,14 @@ async def main_async(args: argparse.Namespace) -> None:
             # warm both paths (connections, imports, first login read)
             await rounds(lambda n: direct_turn(core, n), 1)
             await rounds(lambda n: server_turn(http, url, n), 1)
-            d_ttfb, d_tps = await rounds(lambda n: direct_turn(core, n), args.rounds)
-            s_ttfb, s_tps = await rounds(lambda n: server_turn(http, url, n), args.rounds)
-        print(f"{CONCURRENCY} concurrent streaming clients, {args.rounds} rounds")
+            cpu_start = cpu_seconds(server.pid)
+            d_ttfb, d_tps, s_ttfb, s_tps = await interleaved(
+                lambda n: direct_turn(core, n),
+                lambda n: server_turn(http, url, n),
+                args.rounds,
+            )
+            cpu_ms = 1000 * (cpu_seconds(server.pid) - cpu_start) / (args.rounds * CONCURRENCY)
+        print(f"{CONCURRENCY} concurrent streaming clients, {args.rounds} rounds (interleaved)")
         print(
             f"  direct: TTFB median {statistics.median(d_ttfb) * 1000:.1f} ms, "
             f"p95 {p95(d_ttfb) * 1000:.1f} ms, {d_tps:.0f} turns/s"
@@ -220,6 +249,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"  ratio server/direct: TTFB median {median_ratio:.2f}, "
             f"p95 {p95(s_ttfb) / p95(d_ttfb):.2f}; throughput {s_tps / d_tps:.2f}"
         )
+        print(f"  server CPU per streamed turn: {cpu_ms:.2f} ms")
         print(f"memory over {args.requests} non-stream requests")
         at_1k, at_end = await memory(url, args.requests, server.pid, fake)
         print(
