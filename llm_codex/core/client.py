@@ -115,6 +115,28 @@ def shared_async_client() -> httpx2.AsyncClient:
 
 # -- small shared helpers -----------------------------------------------------------------------
 
+#: How long the rest of a finished stream is awaited so that its connection can be reused.
+DRAIN_SECONDS = 0.25
+
+
+async def _drain_briefly(chunks: AsyncIterator[bytes]) -> None:
+    """Read what is left of a stream after ``response.completed``, for at most DRAIN_SECONDS.
+
+    Everything the caller needs has been yielded already. A backend that ends the body right
+    after the terminal event (the usual case) hands its connection back to the pool, which
+    saves a new connection and TLS handshake on the server's next turn; one that keeps the
+    body open longer has its connection closed, as if we had stopped reading at once.
+    """
+
+    async def rest() -> None:
+        async for _ in chunks:
+            pass
+
+    try:
+        await asyncio.wait_for(rest(), DRAIN_SECONDS)
+    except (asyncio.TimeoutError, httpx2.HTTPError):
+        pass
+
 
 def parse_rate_limits(headers: Mapping[str, str]) -> Any:
     """The rate-limit snapshot of a response (``core.ratelimits.parse_headers``), or None.
@@ -453,7 +475,8 @@ class AsyncCodexClient(_ClientBase):
                     decoder = SSEDecoder()
                     split = decoder.feed_text
                     assemble = asm.feed_text
-                    async for chunk in resp.aiter_bytes():
+                    chunks = resp.aiter_bytes()
+                    async for chunk in chunks:
                         events = assemble(split(decode(chunk)))
                         if events:
                             attempts.yielded = True
@@ -471,6 +494,7 @@ class AsyncCodexClient(_ClientBase):
                         raise asm.error
                     if not asm.done:
                         raise asm.eof_error()
+                    await _drain_briefly(chunks)
                     return
             except httpx2.HTTPError as exc:
                 err = _transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)

@@ -227,6 +227,8 @@ class HTTPServer:
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._threads: list[threading.Thread] = []  # every live connection thread, for stop()
+        #: TCP connections accepted so far (tests of connection reuse read it).
+        self.accepted = 0
         self._thread = threading.Thread(
             target=self._accept_loop, name=f"fake-codex-accept-{self.port}", daemon=True
         )
@@ -259,6 +261,7 @@ class HTTPServer:
                             conn.close()
                             return
                         self._connections[conn] = thread
+                        self.accepted += 1
                         self._threads = [t for t in self._threads if t.is_alive()]
                         self._threads.append(thread)
                     thread.start()

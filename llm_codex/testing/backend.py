@@ -259,6 +259,11 @@ class FakeCodexBackend(OAuthEndpoints):
         """The bound port (0 before :meth:`start`)."""
         return self._server.port if self._server else 0
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections the fake has accepted since it started (for connection-reuse tests)."""
+        return self._server.accepted if self._server else 0
+
     def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if the fake is stopping."""
         return self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set()
