@@ -31,3 +31,16 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CODEX_HOME", str(home / "codex"))
     monkeypatch.setenv("LLM_CODEX_BASE_URL", "http://127.0.0.1:9/backend-api/codex")
     monkeypatch.setenv("LLM_CODEX_AUTH_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_state():
+    """Each test starts with new process-wide clients and no catalog memo or refresh done yet."""
+    from llm_codex import llm_models
+    from llm_codex.core import catalog
+
+    llm_models.reset_clients()
+    catalog.clear_memo()
+    yield
+    llm_models.reset_clients()
+    catalog.clear_memo()

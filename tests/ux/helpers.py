@@ -8,35 +8,11 @@ import select
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from click.testing import CliRunner
+from plugin_helpers import Run
 
-MODEL = "openai-codex/gpt-5.5"
 LLM_EXE = str(Path(sys.executable).parent / "llm")
-
-
-@dataclass
-class Run:
-    """What one ``llm`` invocation produced."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-    exception: BaseException | None
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def run_llm(*args: str, input: str | None = None) -> Run:
-    """``llm <args>`` through llm's real click entry point (plugins loaded as installed)."""
-    from llm.cli import cli
-
-    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=True)
-    return Run(result.exit_code, result.stdout, result.stderr, result.exception)
 
 
 def assert_one_error_line(run: Run, *needles: str) -> str:

@@ -3,7 +3,9 @@ until the core is changed; ``strict`` so that the fix is noticed and the marker 
 
 from __future__ import annotations
 
-from .helpers import MODEL, assert_one_error_line, run_llm
+from plugin_helpers import MODEL, run_llm
+
+from .helpers import assert_one_error_line
 
 _CLOUDFLARE_502 = (
     '<!DOCTYPE html>\n<html lang="en-US">\n<head>\n<title>chatgpt.com | 502: Bad gateway</title>'

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from plugin_helpers import MODEL, run_llm
+
 from llm_codex import config
 
-from .helpers import MODEL, run_llm, run_on_terminal
+from .helpers import run_on_terminal
 
 
 def test_reasoning_reads_as_paragraphs_apart_from_the_answer(codex_backend, codex_login):

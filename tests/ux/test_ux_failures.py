@@ -6,11 +6,12 @@ import json
 import time
 
 import pytest
+from plugin_helpers import MODEL, run_llm
 
 from llm_codex import config
 from llm_codex.testing import write_auth_file
 
-from .helpers import MODEL, assert_one_error_line, run_llm, run_on_terminal
+from .helpers import assert_one_error_line, run_on_terminal
 
 
 def _file(path):
