@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from llm_codex.testing.authfile import auth_json
+
 AUTH_CLAIM = "https://api.openai.com/auth"
 
 
@@ -31,18 +33,8 @@ def id_token(
 
 
 def auth_document(tokens: dict[str, Any], *, last_refresh: str = "2026-01-01T00:00:00.000Z"):
-    """A credential document in the Codex CLI's ``auth.json`` shape."""
-    return {
-        "auth_mode": "chatgpt",
-        "OPENAI_API_KEY": None,
-        "tokens": {
-            "id_token": tokens["id_token"],
-            "access_token": tokens["access_token"],
-            "refresh_token": tokens.get("refresh_token"),
-            "account_id": tokens.get("account_id"),
-        },
-        "last_refresh": last_refresh,
-    }
+    """A credential document in the Codex CLI's ``auth.json`` shape (the fake's own writer)."""
+    return auth_json(tokens, last_refresh=last_refresh)
 
 
 def write_json(path: Path, data: Any, *, mode: int = 0o600, dir_mode: int = 0o700) -> Path:
