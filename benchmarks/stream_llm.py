@@ -174,6 +174,10 @@ def main() -> None:
             f"{ratio('llm', 'bare', 1):.2f}   (goal: <= 1.5)"
         )
         print(
+            f"ratio core/bare: cpu {ratio('core', 'bare', 0):.2f}   wall "
+            f"{ratio('core', 'bare', 1):.2f}   (the core client alone)"
+        )
+        print(
             f"ratio llm/core:  cpu {ratio('llm', 'core', 0):.2f}   wall "
             f"{ratio('llm', 'core', 1):.2f}   (the plugin layer and llm itself)"
         )
