@@ -7,7 +7,6 @@ pay nothing for them.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
@@ -42,23 +41,13 @@ class _LazyGroup(click.Group):
         spec = _COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        module_name, attribute, short_help = spec
-        if importlib.util.find_spec(module_name) is None:
-            return _not_yet_available(cmd_name, short_help)
+        module_name, attribute, _ = spec
         return getattr(importlib.import_module(module_name), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, spec[2]) for name, spec in _COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _not_yet_available(name: str, short_help: str) -> click.Command:
-    @click.command(name=name, help=short_help)
-    def stub() -> None:
-        raise click.ClickException(f"'llm codex {name}' is not yet available in this version.")
-
-    return stub
 
 
 @click.group(cls=_LazyGroup, invoke_without_command=True)
