@@ -36,8 +36,8 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def _fresh_plugin_state():
     """Each test starts with new process-wide clients and no catalog memo or refresh done yet."""
-    from llm_codex import llm_models
     from llm_codex.core import catalog
+    from llm_codex.plugin import models as llm_models
 
     llm_models.reset_clients()
     catalog.clear_memo()

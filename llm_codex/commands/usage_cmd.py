@@ -74,9 +74,9 @@ def usage(as_json: bool, cached: bool) -> None:
     a prompt once a window is 90% used; set LLM_CODEX_USAGE_WARNING to another percentage, or to
     'off' to silence them.
     """
+    from llm_codex.commands.usage_view import render_usage, usage_json
     from llm_codex.core.errors import CodexError
     from llm_codex.core.ratelimits import load_snapshot
-    from llm_codex.usage_view import render_usage, usage_json
 
     now = _now()
     passive = load_snapshot()

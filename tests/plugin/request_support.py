@@ -9,12 +9,9 @@ from typing import Any
 import llm
 
 from llm_codex.core.catalog import ModelInfo
-from llm_codex.llm_request import (
-    attachment_types_for,
-    build_codex_request,
-    options_class,
-    server_side_tools_for,
-)
+from llm_codex.plugin.hosted_tools import server_side_tools_for
+from llm_codex.plugin.options import options_class
+from llm_codex.plugin.request import attachment_types_for, build_codex_request
 
 #: A 1×1 PNG.
 PNG = base64.b64decode(

@@ -7,7 +7,7 @@ import pytest
 from llm.parts import ReasoningPart, TextPart
 from plugin_helpers import MODEL
 
-from llm_codex.llm_models import AsyncCodexModel, CodexModel, CodexModelError
+from llm_codex.plugin.models import AsyncCodexModel, CodexModel, CodexModelError
 
 DEFAULT_REPLY = "Hello from the fake Codex backend. You said: "
 

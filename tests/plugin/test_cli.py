@@ -123,7 +123,7 @@ def test_help_and_logs_make_no_request(codex_backend, codex_login):
 
 def test_model_options_are_listed(codex_backend):
     """`llm -m MODEL --options` and `llm models --options` show the Codex options."""
-    from llm_codex.llm_request import options_class
+    from llm_codex.plugin.options import options_class
 
     info = catalog.find_model("gpt-5.5")
     fields = list(options_class(info).model_fields)

@@ -19,7 +19,7 @@ from llm_codex.core.types import (
     ToolArgumentsDelta,
     Usage,
 )
-from llm_codex.llm_events import EventTranslator, parse_arguments, response_json_for
+from llm_codex.plugin.events import EventTranslator, parse_arguments, response_json_for
 
 KEY = "openai-codex"
 
@@ -446,7 +446,7 @@ def test_any_sequence_of_items_gives_one_part_per_item(specs):
 def test_what_is_emitted_replays_as_the_original_items():
     """The parts recorded for a turn go back to the backend as the same items, without ids."""
     from llm_codex.core.catalog import find_model
-    from llm_codex.llm_request import build_codex_request
+    from llm_codex.plugin.request import build_codex_request
 
     reasoning = _reasoning_item("enc-round-trip", "Checking units")
     message = _message_item("Four.", "final_answer")

@@ -11,8 +11,8 @@ from llm.parts import ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from request_support import GPT55, MINI, TEXT_ONLY, build, make_prompt
 
 from llm_codex.core.errors import ConfigurationError
-from llm_codex.llm_input import NOT_EXECUTED
-from llm_codex.llm_request import METADATA_KEY, build_codex_request
+from llm_codex.plugin.messages import METADATA_KEY, NOT_EXECUTED
+from llm_codex.plugin.request import build_codex_request
 
 
 def test_simple_prompt_becomes_one_user_message_and_instructions():

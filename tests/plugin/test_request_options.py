@@ -8,7 +8,7 @@ import pydantic
 import pytest
 from request_support import GPT55, MINI, TEXT_ONLY
 
-from llm_codex.llm_options import options_class
+from llm_codex.plugin.options import options_class
 
 
 def _fields(info):

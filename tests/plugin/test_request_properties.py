@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llm.parts import Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 
-from llm_codex.llm_input import build_input
-from llm_codex.llm_request import METADATA_KEY
+from llm_codex.plugin.messages import METADATA_KEY, build_input
 
 _ids = st.sampled_from(["call_a", "call_b", "call_c", "call_d", None])
 _text = st.text(min_size=0, max_size=8)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from request_support import build
 
 from llm_codex.core.errors import ConfigurationError
-from llm_codex.llm_schema import SCHEMA_NAME, strict_schema
+from llm_codex.plugin.schema import SCHEMA_NAME, strict_schema
 
 
 def _objects(schema):

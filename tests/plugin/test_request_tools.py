@@ -12,8 +12,13 @@ from request_support import GPT55, MINI, PNG, TEXT_ONLY, StubModel, build
 
 from llm_codex import config
 from llm_codex.core.errors import ConfigurationError
-from llm_codex.llm_request import citations_text, server_item_events, server_side_tools_for
-from llm_codex.llm_server_tools import ImageGeneration, WebSearch
+from llm_codex.plugin.hosted_tools import (
+    ImageGeneration,
+    WebSearch,
+    citations_text,
+    server_item_events,
+    server_side_tools_for,
+)
 
 
 def get_weather(city: str) -> str:
@@ -84,7 +89,7 @@ def test_server_tool_on_a_model_without_it_is_refused():
     """WebSearch on a model that lacks web search fails clearly before sending."""
     prompt = llm.Prompt("hi", StubModel(GPT55), tools=[WebSearch()])
     prompt.model = StubModel(TEXT_ONLY)
-    from llm_codex.llm_request import build_codex_request
+    from llm_codex.plugin.request import build_codex_request
 
     with pytest.raises(ConfigurationError, match="does not support server-side tool 'web_search'"):
         build_codex_request(prompt, model=TEXT_ONLY)

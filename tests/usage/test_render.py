@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from llm_codex.commands.usage_view import render_usage, usage_json
 from llm_codex.core.ratelimits import (
     Credits,
     LimitFamily,
@@ -14,7 +15,6 @@ from llm_codex.core.ratelimits import (
     parse_headers,
     parse_usage_payload,
 )
-from llm_codex.usage_view import render_usage, usage_json
 
 NOW = 1_780_000_000.0  # Thu 28 May 2026 22:26:40 in Oslo (CEST)
 LIVE_NOW = 1_779_780_000.0  # Tue 26 May 2026 09:20 in Oslo

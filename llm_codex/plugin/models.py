@@ -8,10 +8,10 @@ refreshes a token; the per-model ``Options`` classes come from the request trans
 A prompt (``execute``):
 
 1. is translated into a :class:`~llm_codex.core.types.CodexRequest` by
-   :func:`llm_codex.llm_request.build_codex_request` (bad options, attachments or schemas fail
+   :func:`llm_codex.plugin.request.build_codex_request` (bad options, attachments or schemas fail
    here, before anything is sent; the instructions and first input key the prompt cache);
 2. is streamed with the process-wide core client over :func:`llm_codex.auth.default_auth_manager`;
-3. has its events translated by :class:`llm_codex.llm_events.EventTranslator`;
+3. has its events translated by :class:`llm_codex.plugin.events.EventTranslator`;
 4. after a successful answer, prints the rate-limit warnings of
    :func:`llm_codex.core.ratelimits.record_response_snapshot` on stderr and, at most once per
    process, refreshes a stale model catalog (short timeout, errors ignored).
@@ -40,16 +40,15 @@ import llm
 from llm_codex.core.catalog import ModelInfo, load_models
 from llm_codex.core.errors import CodexError, IncompleteResponse
 from llm_codex.core.types import CodexRequest, CodexResult, Completed, TextDelta
-from llm_codex.llm_events import EventTranslator
-from llm_codex.llm_request import (
-    METADATA_KEY,
-    attachment_types_for,
-    build_codex_request,
+from llm_codex.plugin.events import EventTranslator
+from llm_codex.plugin.hosted_tools import (
     citations_text,
-    options_class,
     server_item_events,
     server_side_tools_for,
 )
+from llm_codex.plugin.messages import METADATA_KEY
+from llm_codex.plugin.options import options_class
+from llm_codex.plugin.request import attachment_types_for, build_codex_request
 
 __all__ = [
     "MODEL_PREFIX",

@@ -4,7 +4,7 @@
 (:mod:`llm_codex.core.types`) in stream order. It returns what the model's ``execute()`` should
 yield and books tool calls, usage and ``response_json`` on the llm response. It does no I/O.
 
-What the parts look like (the provider-metadata agreement with :mod:`llm_codex.llm_request`,
+What the parts look like (the provider-metadata agreement with :mod:`llm_codex.plugin.request`,
 which replays them on the next turn):
 
 - **Reasoning**: one ``ReasoningPart`` per reasoning item. Its summary text streams as

@@ -1,20 +1,16 @@
 """From an llm prompt to a :class:`~llm_codex.core.types.CodexRequest`: the plugin's request side.
 
-This is the API the model classes (``llm_models``) call:
+This is the API the model classes (:mod:`llm_codex.plugin.models`) call:
 
-- :data:`METADATA_KEY` — our ``provider_metadata`` namespace.
-- :func:`options_class` — the model's ``-o`` options (see :mod:`llm_codex.llm_options`).
 - :func:`build_codex_request` — validate and translate one prompt; raises
   :class:`~llm_codex.core.errors.ConfigurationError` (one sentence) before anything is sent.
-- :func:`attachment_types_for`, :func:`server_side_tools_for` — model attributes.
-- :func:`server_item_events`, :func:`citations_text` — hosted-tool output (see
-  :mod:`llm_codex.llm_server_tools`).
+- :func:`attachment_types_for` — a model attribute.
 
 Request rules (spec §3, §13): options only as the catalog allows; reasoning effort defaults to
 the catalog's level; a reasoning summary ``auto`` is requested where the model supports it,
 unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defaults to the
 catalog's; function tools are sent with ``strict: false``; a schema becomes a strict
-``json_schema`` text format (:mod:`llm_codex.llm_schema`); ``session_id`` is derived from the
+``json_schema`` text format (:mod:`llm_codex.plugin.schema`); ``session_id`` is derived from the
 instructions and the first input, so it is stable per conversation and for a repeated one-off
 prompt (see :func:`session_id_for`).
 """
@@ -32,25 +28,16 @@ from llm.models import _partition_tools
 
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.core.types import CodexRequest
-from llm_codex.llm_input import IMAGE_TYPES, METADATA_KEY, build_input
-from llm_codex.llm_options import options_class
-from llm_codex.llm_schema import text_format
-from llm_codex.llm_server_tools import (
+from llm_codex.plugin.hosted_tools import (
     ImageGeneration,
     WebSearch,
-    citations_text,
-    server_item_events,
-    server_side_tools_for,
 )
+from llm_codex.plugin.messages import IMAGE_TYPES, build_input
+from llm_codex.plugin.schema import text_format
 
 __all__ = [
-    "METADATA_KEY",
     "attachment_types_for",
     "build_codex_request",
-    "citations_text",
-    "options_class",
-    "server_item_events",
-    "server_side_tools_for",
     "session_id_for",
 ]
 

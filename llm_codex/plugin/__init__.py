@@ -13,7 +13,7 @@ import llm
 @llm.hookimpl
 def register_models(register):  # type: ignore[no-untyped-def]
     """Register ``openai-codex/<slug>`` (sync and async) for every model in the catalog."""
-    from llm_codex.llm_models import register_all
+    from llm_codex.plugin.models import register_all
 
     register_all(register)
 
@@ -21,6 +21,6 @@ def register_models(register):  # type: ignore[no-untyped-def]
 @llm.hookimpl
 def register_commands(cli):  # type: ignore[no-untyped-def]
     """Add the ``llm codex`` group."""
-    from llm_codex.cli import codex
+    from llm_codex.commands import codex
 
     cli.add_command(codex)
