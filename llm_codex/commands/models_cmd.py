@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-__all__ = ["models", "render_models"]
+from llm_codex.core.catalog import MODEL_PREFIX
 
-MODEL_PREFIX = "openai-codex/"
+__all__ = ["models", "render_models"]
 
 
 def _yes_no(flag: bool) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "DEFAULT_MAX_AGE",
     "HIDDEN_CALLABLE",
+    "MODEL_PREFIX",
     "Catalog",
     "ModelInfo",
     "cache_is_stale",
@@ -55,6 +56,10 @@ __all__ = [
     "refresh_cache",
     "save_cache",
 ]
+
+#: Every model id in ``llm`` is ``openai-codex/<slug>`` (no aliases: ``codex/...`` belongs to
+#: another plugin); the server accepts the same ids besides bare slugs.
+MODEL_PREFIX = "openai-codex/"
 
 #: How old a cache may be before :func:`cache_is_stale` says so (the CLI uses 300 s; we fetch
 #: only on demand, so a day is plenty).

@@ -37,7 +37,7 @@ from typing import Any
 import click
 import llm
 
-from llm_codex.core.catalog import ModelInfo, load_models
+from llm_codex.core.catalog import MODEL_PREFIX, ModelInfo, load_models
 from llm_codex.core.errors import CodexError, IncompleteResponse
 from llm_codex.core.types import CodexRequest, CodexResult, Completed, TextDelta
 from llm_codex.plugin.events import EventTranslator
@@ -51,16 +51,12 @@ from llm_codex.plugin.options import options_class
 from llm_codex.plugin.request import attachment_types_for, build_codex_request
 
 __all__ = [
-    "MODEL_PREFIX",
     "AsyncCodexModel",
     "CodexModel",
     "CodexModelError",
     "model_error",
     "register_all",
 ]
-
-#: Every model id is ``openai-codex/<slug>``. No aliases: ``codex/...`` belongs to another plugin.
-MODEL_PREFIX = "openai-codex/"
 
 #: Timeout (seconds) of the lazy catalog refresh that follows a successful answer.
 CATALOG_REFRESH_TIMEOUT = 5.0

@@ -26,6 +26,7 @@ from typing import Any
 import llm
 from llm.models import _partition_tools
 
+from llm_codex.core.catalog import MODEL_PREFIX
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.core.types import CodexRequest
 from llm_codex.plugin.hosted_tools import (
@@ -68,7 +69,7 @@ def session_id_for(*, instructions: str | None, first_input: Any) -> str:
 
 
 def _model_name(model: Any) -> str:
-    return f"openai-codex/{getattr(model, 'slug', 'model')}"
+    return f"{MODEL_PREFIX}{getattr(model, 'slug', 'model')}"
 
 
 def _option(prompt: llm.Prompt, name: str) -> Any:

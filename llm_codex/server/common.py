@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_codex.core.catalog import MODEL_PREFIX
 from llm_codex.core.types import (
     Completed,
     ItemAdded,
@@ -26,7 +27,6 @@ from llm_codex.server.errors import RequestRefused
 
 __all__ = [
     "DROPPED_HEADER",
-    "MODEL_PREFIX",
     "Accumulator",
     "Translation",
     "chain",
@@ -43,8 +43,6 @@ __all__ = [
 
 #: Response header listing request parameters that were accepted but not sent upstream.
 DROPPED_HEADER = "x-llm-codex-dropped-params"
-#: ``llm`` model ids carry this prefix; the server accepts both forms.
-MODEL_PREFIX = "openai-codex/"
 _SESSION_NAMESPACE = uuid.UUID("5d0c1d6e-8a4b-4c0f-9d1e-6c6c6f646578")
 
 
