@@ -25,6 +25,7 @@ __all__ = [
     "build_get_headers",
     "build_headers",
     "clean_input",
+    "derive_session_id",
     "encode_body",
     "session_id_for",
 ]
@@ -67,23 +68,49 @@ def clean_input(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
-def session_id_for(req: CodexRequest) -> str:
-    """The conversation id: ``req.session_id``, else a stable UUID derived from the prompt.
+def derive_session_id(
+    *,
+    instructions: str | None,
+    input: list[dict[str, Any]],
+    explicit: str | None = None,
+    user: str | None = None,
+) -> str:
+    """The conversation UUID sent as ``session-id`` and ``prompt_cache_key``: the one rule of
+    every face (protocol §2.1).
 
-    Without a conversation id, hashing the instructions and the first user message gives the
-    same ``prompt_cache_key`` to repeated one-off prompts, so they still hit the prompt cache
-    (spec §13.1).
+    An ``explicit`` key wins: a UUID is used as is, any other string maps to a fixed UUID.
+    Otherwise the id is a hash of the end ``user``, the instructions and the content of the
+    first user message. Every turn of a conversation replays those, so the key is stable across
+    the conversation, and a repeated one-off prompt hits the prompt cache too (the ``llm`` CLI
+    opens a new conversation for every prompt, so its conversation id would not do). Two
+    conversations that start alike share a key, which is what prompt caching wants.
     """
-    if req.session_id:
-        return req.session_id
+    if explicit:
+        try:
+            return str(uuid.UUID(explicit))
+        except ValueError:
+            return _uuid_of("key:" + explicit)
     first_user: Any = None
-    for item in req.input:
-        if item.get("role") == "user":
+    for item in input:
+        if item.get("type", "message") == "message" and item.get("role") == "user":
             first_user = item.get("content")
             break
-    seed = json.dumps([req.model, req.instructions, first_user], sort_keys=True, default=str)
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()[:16]
-    return str(uuid.UUID(bytes=digest, version=4))
+    return _uuid_of(
+        json.dumps([user or "", instructions or "", first_user], sort_keys=True, default=str)
+    )
+
+
+def _uuid_of(material: str) -> str:
+    """A version-4-shaped UUID made of the SHA-256 of ``material``."""
+    digest = hashlib.sha256(material.encode("utf-8")).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def session_id_for(req: CodexRequest) -> str:
+    """The conversation id of ``req``: its ``session_id``, else :func:`derive_session_id`."""
+    if req.session_id:
+        return req.session_id
+    return derive_session_id(instructions=req.instructions, input=req.input)
 
 
 def build_body(req: CodexRequest) -> dict[str, Any]:

@@ -11,16 +11,13 @@ the catalog's level; a reasoning summary ``auto`` is requested where the model s
 unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defaults to the
 catalog's; function tools are sent with ``strict: false``; a schema becomes a strict
 ``json_schema`` text format (:mod:`llm_codex.plugin.schema`); ``session_id`` is derived from the
-instructions and the first input, so it is stable per conversation and for a repeated one-off
-prompt (see :func:`session_id_for`).
+instructions and the first user message, so it is stable per conversation and for a repeated
+one-off prompt (see :func:`llm_codex.core.request.derive_session_id`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import uuid
 from typing import Any
 
 import llm
@@ -28,6 +25,7 @@ from llm.models import _partition_tools
 
 from llm_codex.core.catalog import MODEL_PREFIX
 from llm_codex.core.errors import ConfigurationError
+from llm_codex.core.request import derive_session_id
 from llm_codex.core.types import CodexRequest
 from llm_codex.plugin.hosted_tools import (
     ImageGeneration,
@@ -39,7 +37,6 @@ from llm_codex.plugin.schema import text_format
 __all__ = [
     "attachment_types_for",
     "build_codex_request",
-    "session_id_for",
 ]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -49,23 +46,6 @@ def attachment_types_for(model: Any) -> frozenset[str]:
     """The attachment mime types ``model`` accepts: the four image types when it takes images."""
     modalities = getattr(model, "input_modalities", None) or ("text", "image")
     return frozenset(IMAGE_TYPES) if "image" in modalities else frozenset()
-
-
-def session_id_for(*, instructions: str | None, first_input: Any) -> str:
-    """A UUID for ``session-id`` / ``prompt_cache_key``, built from a SHA-256 of the
-    instructions and the first input item.
-
-    Every turn of a conversation replays the same instructions and the same first item, so the
-    key is stable across the conversation (``llm -c``, ``llm chat``, ``conversation.prompt``).
-    It does not depend on llm's conversation id, because the ``llm`` CLI opens a new
-    conversation for every prompt: a key from that id would give a repeated one-off prompt a new
-    key each time and it would never hit the prompt cache. Two conversations that start alike
-    share a key, which is what prompt caching wants (they share a prefix).
-    """
-    digest = hashlib.sha256(
-        json.dumps([instructions, first_input], sort_keys=True, default=str).encode("utf-8")
-    ).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def _model_name(model: Any) -> str:
@@ -212,7 +192,7 @@ def build_codex_request(prompt: llm.Prompt, *, model: Any) -> CodexRequest:
 
     schema_format = text_format(prompt.schema) if prompt.schema else None
 
-    session_id = session_id_for(instructions=instructions, first_input=items[0] if items else None)
+    session_id = derive_session_id(instructions=instructions, input=items)
     levels = tuple(getattr(model, "reasoning_levels", None) or ())
     return CodexRequest(
         model=str(model.slug),

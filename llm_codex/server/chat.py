@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_codex.core import errors as core_errors
+from llm_codex.core.request import derive_session_id
 from llm_codex.core.types import (
     CodexRequest,
     Completed,
@@ -49,7 +50,6 @@ from llm_codex.server.common import (
     Accumulator,
     Translation,
     chain,
-    derive_session_id,
     model_slug,
     resolve_tool_choice,
     split_system,
@@ -334,7 +334,7 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
             explicit=body.get("prompt_cache_key"),
             user=user if isinstance(user, str) else None,
             instructions=instructions,
-            items=items,
+            input=items,
         ),
     )
     return Translation(

@@ -5,7 +5,6 @@ Pure functions only (no I/O), so the translators can be tested with hypothesis.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -30,8 +29,6 @@ __all__ = [
     "Accumulator",
     "Translation",
     "chain",
-    "derive_session_id",
-    "first_user_text",
     "model_slug",
     "new_id",
     "resolve_tool_choice",
@@ -43,7 +40,6 @@ __all__ = [
 
 #: Response header listing request parameters that were accepted but not sent upstream.
 DROPPED_HEADER = "x-llm-codex-dropped-params"
-_SESSION_NAMESPACE = uuid.UUID("5d0c1d6e-8a4b-4c0f-9d1e-6c6c6f646578")
 
 
 @dataclass
@@ -105,37 +101,6 @@ def text_of(content: Any) -> str:
                 texts.append(part["text"])
         return "".join(texts)
     return ""
-
-
-def first_user_text(items: list[dict[str, Any]]) -> str:
-    """The text of the first user message in Responses input items ("" when there is none)."""
-    for item in items:
-        if item.get("type", "message") == "message" and item.get("role") == "user":
-            return text_of(item.get("content"))
-    return ""
-
-
-def derive_session_id(
-    *,
-    explicit: str | None,
-    user: str | None,
-    instructions: str | None,
-    items: list[dict[str, Any]],
-) -> str:
-    """A stable conversation UUID for ``session-id`` / ``prompt_cache_key``.
-
-    An explicit ``prompt_cache_key`` wins (used as is when it is a UUID, else mapped to one).
-    Otherwise the id is a hash of the end-user id, the instructions and the first user message,
-    so every turn of one conversation (which repeats those) lands on the same cache.
-    """
-    if explicit:
-        try:
-            return str(uuid.UUID(explicit))
-        except ValueError:
-            return str(uuid.uuid5(_SESSION_NAMESPACE, "key:" + explicit))
-    material = json.dumps([user or "", instructions or "", first_user_text(items)])
-    digest = hashlib.sha256(material.encode("utf-8")).hexdigest()
-    return str(uuid.uuid5(_SESSION_NAMESPACE, "conv:" + digest))
 
 
 def _is_text_only(content: Any) -> bool:

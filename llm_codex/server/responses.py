@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_codex.core import errors as core_errors
+from llm_codex.core.request import derive_session_id
 from llm_codex.core.types import (
     CodexRequest,
     Completed,
@@ -40,7 +41,6 @@ from llm_codex.server.common import (
     Accumulator,
     Translation,
     chain,
-    derive_session_id,
     model_slug,
     new_id,
     resolve_tool_choice,
@@ -228,7 +228,7 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
             explicit=body.get("prompt_cache_key"),
             user=user if isinstance(user, str) else None,
             instructions=instructions,
-            items=items,
+            input=items,
         ),
     )
     echo = {"tool_choice": body.get("tool_choice") or "auto", "tools": list(tools)}

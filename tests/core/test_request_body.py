@@ -15,6 +15,7 @@ from llm_codex.core.request import (
     build_body,
     build_get_headers,
     build_headers,
+    derive_session_id,
     encode_body,
     session_id_for,
 )
@@ -154,6 +155,22 @@ def test_one_off_prompts_get_a_stable_cache_key():
     assert a == session_id_for(user_request("same"))
     assert a != session_id_for(user_request("different"))
     assert len(a) == 36
+
+
+def test_one_session_rule_for_every_face():
+    """An explicit key wins (a UUID as is, any other string mapped stably); the end user and
+    the first user message separate conversations; later turns keep the key."""
+    first = [{"type": "message", "role": "user", "content": "hi"}]
+    later = [*first, {"type": "message", "role": "assistant", "content": "yo"}]
+    key = derive_session_id(instructions="s", input=first)
+    assert key == derive_session_id(instructions="s", input=later)
+    assert key == session_id_for(CodexRequest(model="m", input=later, instructions="s"))
+    assert key != derive_session_id(instructions="s", input=first, user="alice")
+    explicit = "0196f2d8-7c1e-7a53-9a51-3f7f0d2b9c11"
+    assert derive_session_id(instructions="s", input=first, explicit=explicit) == explicit
+    mapped = derive_session_id(instructions="s", input=first, explicit="my-conv")
+    assert mapped == derive_session_id(instructions="t", input=later, explicit="my-conv")
+    assert mapped != key and len(mapped) == 36
 
 
 def test_turn_headers_are_exactly_the_recommended_set():
