@@ -2,8 +2,8 @@
 
 :class:`CodexClient` and :class:`AsyncCodexClient` are twins that share every decision
 (:mod:`~llm_codex.core.request` builds the request, :mod:`~llm_codex.core.sse` and
-:mod:`~llm_codex.core.events` read the stream, :mod:`~llm_codex.core.retry` maps errors and
-decides retries); only the I/O differs.
+:mod:`~llm_codex.core.events` read the stream, :mod:`~llm_codex.core.failures` maps errors,
+:mod:`~llm_codex.core.retry` decides retries); only the I/O differs.
 
 Behaviour (spec §2, §6, §8):
 
@@ -30,26 +30,22 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 
 from llm_codex import config
 from llm_codex.core import retry
-from llm_codex.core.errors import (
-    APIError,
-    CodexError,
-    ConnectionFailed,
-    IdleTimeout,
-)
+from llm_codex.core.errors import CodexError
 from llm_codex.core.events import StreamAssembler
+from llm_codex.core.failures import map_http_error, not_json, request_ids, transport_error
+from llm_codex.core.ratelimits import parse_headers
 from llm_codex.core.request import (
     build_body,
     build_get_headers,
     build_headers,
     encode_body,
 )
-from llm_codex.core.retry import Attempts, map_http_error, request_ids
+from llm_codex.core.retry import Attempts
 from llm_codex.core.sse import SSEDecoder, Utf8Decoder
 from llm_codex.core.types import (
     CodexRequest,
@@ -64,7 +60,6 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "AsyncCodexClient",
     "CodexClient",
-    "parse_rate_limits",
     "shared_async_client",
     "shared_client",
 ]
@@ -138,21 +133,6 @@ async def _drain_briefly(chunks: AsyncIterator[bytes]) -> None:
         pass
 
 
-def parse_rate_limits(headers: Mapping[str, str]) -> Any:
-    """The rate-limit snapshot of a response (``core.ratelimits.parse_headers``), or None.
-
-    Telemetry never breaks a turn: any failure to parse gives None.
-    """
-    try:
-        from llm_codex.core.ratelimits import parse_headers
-    except ImportError:  # pragma: no cover - ratelimits ships with the package
-        return None
-    try:
-        return parse_headers(headers)
-    except Exception:
-        return None
-
-
 def _env_idle_timeout() -> float:
     value = os.environ.get("LLM_CODEX_IDLE_TIMEOUT", "").strip()
     try:
@@ -160,34 +140,6 @@ def _env_idle_timeout() -> float:
     except ValueError:
         return DEFAULT_IDLE_TIMEOUT
     return seconds if seconds > 0 else DEFAULT_IDLE_TIMEOUT
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc or url
-
-
-def _transport_error(
-    exc: Exception, *, url: str, idle_timeout: float, asm: StreamAssembler | None
-) -> CodexError:
-    """Our error for an httpx2 failure; ``asm`` is set once response headers arrived."""
-    if isinstance(exc, httpx2.ReadTimeout):
-        partial = asm.partial("incomplete") if asm is not None else None
-        return IdleTimeout(
-            f"The Codex backend sent nothing for {idle_timeout:g} s; gave up waiting.",
-            partial=partial,
-        )
-    if asm is not None:
-        err = asm.eof_error()
-        return err
-    if isinstance(exc, httpx2.TimeoutException):
-        why = "timed out"
-    else:
-        why = type(exc).__name__
-        detail = str(exc).strip()
-        if detail:
-            why = f"{why}: {detail}"
-    return ConnectionFailed(f"Could not reach the Codex backend at {_host(url)} ({why}).")
 
 
 def _stamp(err: CodexError, request_id: str | None, cf_ray: str | None) -> CodexError:
@@ -204,18 +156,8 @@ def _stamp(err: CodexError, request_id: str | None, cf_ray: str | None) -> Codex
 def _start_assembler(req: CodexRequest, headers: Mapping[str, str]) -> StreamAssembler:
     request_id, _ = request_ids(headers)
     asm = StreamAssembler(model=headers.get("openai-model") or req.model, request_id=request_id)
-    asm.result.rate_limits = parse_rate_limits(headers)
+    asm.result.rate_limits = parse_headers(headers)
     return asm
-
-
-def _not_json(status: int, headers: Mapping[str, str]) -> APIError:
-    request_id, cf_ray = request_ids(headers)
-    return APIError(
-        f"The Codex backend answered HTTP {status} with a body that is not JSON.",
-        status=status,
-        request_id=request_id,
-        cf_ray=cf_ray,
-    )
 
 
 class _ClientBase:
@@ -342,7 +284,7 @@ class CodexClient(_ClientBase):
                         raise asm.eof_error()
                     return
             except httpx2.HTTPError as exc:
-                err = _transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
+                err = transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
@@ -390,9 +332,9 @@ class CodexClient(_ClientBase):
                 try:
                     return resp.json(), resp.headers
                 except ValueError:
-                    raise _not_json(resp.status_code, resp.headers) from None
+                    raise not_json(resp.status_code, resp.headers) from None
             except httpx2.HTTPError as exc:
-                err = _transport_error(exc, url=url, idle_timeout=timeout, asm=None)
+                err = transport_error(exc, url=url, idle_timeout=timeout, asm=None)
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
@@ -497,7 +439,7 @@ class AsyncCodexClient(_ClientBase):
                     await _drain_briefly(chunks)
                     return
             except httpx2.HTTPError as exc:
-                err = _transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
+                err = transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
@@ -555,9 +497,9 @@ class AsyncCodexClient(_ClientBase):
                 try:
                     return resp.json(), resp.headers
                 except ValueError:
-                    raise _not_json(resp.status_code, resp.headers) from None
+                    raise not_json(resp.status_code, resp.headers) from None
             except httpx2.HTTPError as exc:
-                err = _transport_error(exc, url=url, idle_timeout=timeout, asm=None)
+                err = transport_error(exc, url=url, idle_timeout=timeout, asm=None)
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)

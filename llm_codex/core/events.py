@@ -23,20 +23,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from llm_codex.core.errors import (
     CodexError,
-    ContextWindowExceeded,
     IncompleteResponse,
-    QuotaExceeded,
-    ResponseFailed,
-    ServerOverloaded,
     StreamClosedEarly,
-    StreamError,
-    UsageLimitReached,
 )
+from llm_codex.core.failures import map_failure, stream_error
 from llm_codex.core.sse import parse_events
 from llm_codex.core.types import (
     CodexResult,
@@ -50,7 +44,7 @@ from llm_codex.core.types import (
     Usage,
 )
 
-__all__ = ["StreamAssembler", "map_failure"]
+__all__ = ["StreamAssembler"]
 
 _loads = json.loads
 
@@ -89,9 +83,6 @@ _STRUCTURAL = frozenset(
 
 # Kinds of coalesced deltas.
 _K_TEXT, _K_REASONING, _K_ARGS = 1, 2, 3
-
-_QUOTA_CODES = frozenset({"insufficient_quota", "usage_not_included"})
-_OVERLOADED_CODES = frozenset({"server_is_overloaded", "slow_down"})
 
 
 def _fast_text_delta(payload: str) -> tuple[int, str] | None:
@@ -153,27 +144,6 @@ def _number(value: Any) -> float | None:
     return None
 
 
-_TRY_AGAIN = re.compile(r"try again in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-
-
-def _try_again_in(message: str) -> float | None:
-    """Seconds from a "try again in 1.5s" / "try again in 28ms" hint, else None."""
-    match = _TRY_AGAIN.search(message or "")
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value / 1000.0 if match.group(2).lower() == "ms" else value
-
-
-def _resets_at(err: dict[str, Any]) -> float | None:
-    """Unix seconds of the reset: ``resets_at``, else now + ``resets_in_seconds``."""
-    at = _number(err.get("resets_at"))
-    if at is not None:
-        return at
-    after = _number(err.get("resets_in_seconds"))
-    return time.time() + after if after is not None else None
-
-
 def _usage(data: Any) -> Usage:
     """:class:`Usage` from whatever ``usage`` holds; odd values count as 0 (spec §6.2)."""
     if not isinstance(data, dict):
@@ -192,60 +162,6 @@ def _usage(data: Any) -> Usage:
         if number is not None:
             clean[key] = {inner: int(number)}
     return Usage.from_json(clean)
-
-
-def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError:
-    """The exception for a ``response.failed`` error object (spec §8.3).
-
-    ``context_length_exceeded`` → :class:`ContextWindowExceeded`; an error carrying
-    ``plan_type``/``resets_at`` (or code ``usage_limit_reached``) → :class:`UsageLimitReached`;
-    ``insufficient_quota``/``usage_not_included`` → :class:`QuotaExceeded`;
-    ``server_is_overloaded``/``slow_down`` → :class:`ServerOverloaded`; anything else →
-    :class:`ResponseFailed`. ``partial`` is attached to every one of them.
-    """
-    err = error if isinstance(error, dict) else {}
-    code = err.get("code") or err.get("type")
-    code = str(code) if code is not None else None
-    message = str(err.get("message") or "").strip()
-    exc: CodexError
-    if code == "context_length_exceeded":
-        exc = ContextWindowExceeded(
-            "The conversation is longer than this model's context window; "
-            "start a new conversation or shorten the input.",
-            code=code,
-            partial=partial,
-        )
-    elif (
-        err.get("plan_type") is not None
-        or err.get("resets_at") is not None
-        or err.get("resets_in_seconds") is not None
-        or code == "usage_limit_reached"
-    ):
-        exc = UsageLimitReached(
-            plan_type=err.get("plan_type") if isinstance(err.get("plan_type"), str) else None,
-            resets_at=_resets_at(err),
-            body=error,
-        )
-    elif code in _QUOTA_CODES:
-        exc = QuotaExceeded(
-            "Your ChatGPT plan does not include Codex usage, or its quota is spent"
-            + (f": {message}" if message else "."),
-            code=code,
-            body=error,
-        )
-    elif code in _OVERLOADED_CODES:
-        exc = ServerOverloaded(
-            "The Codex backend is overloaded; try again in a few minutes.", code=code, body=error
-        )
-    else:
-        label = f" ({code})" if code else ""
-        text = f": {message}" if message else "."
-        exc = ResponseFailed(f"The backend failed the response{label}{text}", code=code)
-        if code == "rate_limit_exceeded":
-            # "Please try again in 1.5s" / "in 28ms": retried once after that (spec §8.2).
-            exc.retry_after = _try_again_in(message)  # type: ignore[attr-defined]
-    exc.partial = partial  # type: ignore[attr-defined]
-    return exc
 
 
 class StreamAssembler:
@@ -513,7 +429,7 @@ class StreamAssembler:
             return None
         if etype == "error":
             self.done = True
-            self.error = self._stream_error(event)
+            self.error = stream_error(event, partial=self.partial("failed"))
             return None
         return None
 
@@ -524,43 +440,6 @@ class StreamAssembler:
             self.result.response_id = str(response["id"])
         if response.get("model"):
             self.result.model = str(response["model"])
-
-    def _stream_error(self, event: dict[str, Any]) -> CodexError:
-        """The exception for an ``error`` event, whatever its shape (spec §6.2).
-
-        Seen: ``{"type":"error","code","message"}``, ``{"type":"error","error":{…}}`` (with a
-        ``status`` on WebSocket-style events) and ``{"type":"error","error":"text"}``. Codes
-        with a specific meaning (usage limit, context window, quota, overload) map like a
-        ``response.failed``; anything else is a :class:`StreamError` quoting the message.
-        """
-        inner = event.get("error")
-        if isinstance(inner, dict):
-            err = dict(inner)
-            if not err.get("message") and isinstance(event.get("message"), str):
-                err["message"] = event["message"]
-        elif isinstance(inner, str) and inner.strip():
-            err = {k: v for k, v in event.items() if k != "error"}
-            err.setdefault("message", inner)
-        else:
-            err = event
-        code = err.get("code") or err.get("type")
-        if code == "error" or not isinstance(code, (str, int)):
-            code = None
-        message = str(err.get("message") or "").strip()
-        if (
-            code in ("context_length_exceeded", "usage_limit_reached")
-            or code in _QUOTA_CODES
-            or code in _OVERLOADED_CODES
-            or err.get("resets_at") is not None
-            or err.get("resets_in_seconds") is not None
-            or err.get("plan_type") is not None
-        ):
-            return map_failure(err, partial=self.partial("failed"))
-        label = f" ({code})" if code else ""
-        text = f": {message}" if message else "."
-        return StreamError(
-            f"The backend reported an error{label}{text}", partial=self.partial("failed")
-        )
 
     # -- results for failures -----------------------------------------------------------------
 

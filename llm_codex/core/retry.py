@@ -1,49 +1,29 @@
-"""What a failed attempt means: HTTP error mapping and the retry policy (spec §7, §8).
+"""The retry policy: whether and when a failed attempt is repeated (spec §7, §8).
 
-Pure functions shared by the sync and async clients:
+Pure functions shared by the sync and async clients (which error class a failure is, is
+:mod:`~llm_codex.core.failures`' business):
 
-- :func:`map_http_error` turns a status, headers and body into one
-  :mod:`~llm_codex.core.errors` exception, reading both the ``{"detail": …}`` and the
-  ``{"error": {…}}`` body shapes;
 - :func:`is_retryable` says whether an attempt may be repeated (connection failures, timeouts
   before the first event and 5xx other than "overloaded"; never 4xx or usage limits);
 - :func:`backoff_delay` is the delay before attempt *n+1*: ``200 ms · 2^(n−1)`` ± 10 %, or the
   server's ``Retry-After`` (seconds or an HTTP date) when it sent one, capped.
-
-Error messages are one sentence; they never contain a token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import html
-import json
 import random
-import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
-from typing import Any
 
 from llm_codex.core.errors import (
-    APIError,
-    AuthenticationRequired,
-    BadRequest,
-    CloudflareBlocked,
-    CodexError,
     ConnectionFailed,
-    Forbidden,
     IdleTimeout,
-    ModelNotSupported,
-    NotFound,
-    QuotaExceeded,
     RateLimited,
     ResponseFailed,
     ServerError,
     ServerOverloaded,
     StreamClosedEarly,
-    UsageLimitReached,
 )
 
 __all__ = [
@@ -54,9 +34,6 @@ __all__ = [
     "asleep",
     "backoff_delay",
     "is_retryable",
-    "map_http_error",
-    "parse_retry_after",
-    "request_ids",
     "sleep",
 ]
 
@@ -66,12 +43,6 @@ BASE_DELAY = 0.2
 MAX_RETRY_AFTER = 60.0
 #: A plain 429 is retried once only when its ``Retry-After`` is at most this many seconds.
 RATE_LIMIT_RETRY_AFTER = 30.0
-#: Longest body excerpt quoted in an error message.
-_MAX_DETAIL = 500
-
-_QUOTA_CODES = frozenset({"usage_not_included", "insufficient_quota"})
-_OVERLOADED_CODES = frozenset({"server_is_overloaded", "slow_down"})
-_SIGN_IN_AGAIN = "sign in again with 'llm codex login'"
 
 #: Blocking sleep used between attempts; tests may replace it (``retry.sleep = …``).
 sleep = time.sleep
@@ -146,32 +117,6 @@ def backoff_delay(attempt: int, *, retry_after: float | None = None) -> float:
     return BASE_DELAY * (2 ** max(attempt - 1, 0)) * random.uniform(0.9, 1.1)  # noqa: S311
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
-
-
-def request_ids(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """``(request_id, cf_ray)`` from response headers, for support output."""
-    request_id = headers.get("x-request-id") or headers.get("x-oai-request-id")
-    return request_id, headers.get("cf-ray")
-
-
 def is_retryable(error: BaseException) -> bool:
     """Whether an attempt that failed with ``error`` (before any event) may be repeated."""
     if isinstance(error, ServerOverloaded):
@@ -184,292 +129,3 @@ def is_retryable(error: BaseException) -> bool:
         wait = getattr(error, "retry_after", None)
         return wait is not None and wait <= RATE_LIMIT_RETRY_AFTER
     return False
-
-
-# -- body parsing -------------------------------------------------------------------------------
-
-
-def _parse_body(body: bytes | str | None) -> tuple[Any, str]:
-    """``(json or None, text)`` of an error body."""
-    if body is None:
-        return None, ""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text), text
-    except ValueError:
-        return None, text
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
-
-
-def _error_fields(data: Any, text: str) -> tuple[str | None, str | None, dict[str, Any]]:
-    """``(code, detail, error_object)`` from any of the body shapes (spec §3.2, §7).
-
-    The error object is ``error`` when it is an object, else a ``detail`` object, else the
-    body itself when it carries ``code``/``type``/``message`` at the top level. The code is the
-    object's ``code``, else its ``type``, else an ``error`` string that looks like a code. The
-    detail is the message (``message``, a ``detail`` string, an ``error`` string), else the
-    error object as JSON, else the body text.
-    """
-    if not isinstance(data, dict):
-        if _looks_html(text):  # an error page: its title, never the markup
-            return None, _html_title(text), {}
-        return None, (_short(text) if text.strip() else None), {}
-    err = data.get("error")
-    detail_value = data.get("detail")
-    obj: dict[str, Any]
-    if isinstance(err, dict):
-        obj = err
-    elif isinstance(detail_value, dict):
-        obj = detail_value
-    elif any(k in data for k in ("code", "type", "message")):
-        obj = data
-    else:
-        obj = {}
-    code: Any = obj.get("code") or obj.get("type") or data.get("code")
-    if not isinstance(code, (str, int)) or isinstance(code, bool) or code == "error":
-        code = None
-    if code is None and isinstance(err, str) and err.strip() and " " not in err.strip():
-        code = err.strip()
-    message: Any = obj.get("message")
-    if not message and isinstance(detail_value, str):
-        message = detail_value
-    if not message and isinstance(err, str) and err.strip():
-        message = err
-    if not message and isinstance(data.get("message"), str):
-        message = data["message"]
-    if not message and isinstance(data.get("error_description"), str):
-        message = data["error_description"]
-    if not message:
-        if obj:
-            message = obj
-        elif detail_value is not None:
-            message = detail_value
-        elif data:
-            message = data
-    return (
-        (str(code) if code is not None else None),
-        (_stringify(message) if message else None),
-        obj,
-    )
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, str):
-        return _short(value)
-    return _short(json.dumps(value, ensure_ascii=False))
-
-
-def _looks_html(text: str) -> bool:
-    """Whether a body is an HTML page (a challenge page sent without an HTML content type)."""
-    head = text.lstrip()[:200].lower()
-    return head.startswith(("<!doctype html", "<html")) or "<html" in head
-
-
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
-
-
-def _html_title(text: str) -> str | None:
-    """The ``<title>`` of an HTML error page as plain text (no markup), or None."""
-    match = _TITLE.search(text[:20000])
-    if match is None:
-        return None
-    title = html.unescape(_TAG.sub("", match.group(1)))
-    title = " ".join(title.replace("<", " ").replace(">", " ").replace("{", " ").split())
-    return _short(title) if title else None
-
-
-def _header_number(value: Any) -> float | None:
-    """A finite number from a JSON number or a numeric string, else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _header_float(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _reset_from_headers(headers: Mapping[str, str]) -> float | None:
-    """The reset time of the exhausted window from ``x-<family>-*-reset-at`` headers.
-
-    The family is ``x-codex-active-limit`` (default ``codex``); of its windows, the one with
-    the highest used percentage wins (the later reset on a tie).
-    """
-    family = (headers.get("x-codex-active-limit") or "codex").strip().lower().replace("_", "-")
-    best: tuple[float, float] | None = None
-    for window in ("primary", "secondary"):
-        prefix = f"x-{family}-{window}-"
-        reset = _header_float(headers, prefix + "reset-at")
-        if reset is None:
-            after = _header_float(headers, prefix + "reset-after-seconds")
-            reset = time.time() + after if after is not None else None
-        if reset is None:
-            continue
-        used = _header_float(headers, prefix + "used-percent") or 0.0
-        if best is None or (used, reset) > best:
-            best = (used, reset)
-    return best[1] if best else None
-
-
-def _rate_limits(headers: Mapping[str, str]) -> Any:
-    """The ``x-codex-*`` snapshot of an error answer, or None; parsing never raises."""
-    from llm_codex.core.ratelimits import parse_headers
-
-    try:
-        return parse_headers(headers)
-    except Exception:
-        return None
-
-
-def _decode_error_json_header(value: str | None) -> dict[str, Any]:
-    """The base64 JSON of an ``x-error-json`` header (403 answers), or {}."""
-    if not value:
-        return {}
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        data = json.loads(base64.b64decode(padded, altchars=b"-_" if "-" in value else None))
-    except (ValueError, TypeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-# -- the mapping --------------------------------------------------------------------------------
-
-
-def map_http_error(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes | str | None,
-    *,
-    now: float | None = None,
-) -> CodexError:
-    """The exception for an HTTP error answer (spec §3.2, §7, §8.3).
-
-    400/422 → :class:`BadRequest` with the backend's ``detail`` verbatim (``ModelNotSupported``
-    for "model is not supported"); 401 → :class:`AuthenticationRequired`; 403 →
-    :class:`CloudflareBlocked` for an HTML challenge, else :class:`Forbidden`; 404 →
-    :class:`NotFound`; 429 → :class:`UsageLimitReached`, :class:`QuotaExceeded` or
-    :class:`RateLimited`; 503 overloaded → :class:`ServerOverloaded`; other 5xx →
-    :class:`ServerError`; anything else → :class:`APIError`.
-    """
-    data, text = _parse_body(body)
-    code, detail, err = _error_fields(data, text)
-    request_id, cf_ray = request_ids(headers)
-    retry_after = parse_retry_after(headers.get("retry-after"), now=now)
-    common: dict[str, Any] = {
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "body": data if data is not None else (_short(text) if text else None),
-        "request_id": request_id,
-        "cf_ray": cf_ray,
-        "retry_after": retry_after,
-    }
-    shown = detail or f"HTTP {status}"
-    suffix = f": {detail}" if detail else "."
-    content_type = (headers.get("content-type") or "").lower()
-
-    if status in (400, 422):
-        lowered = shown.lower()
-        if "model is not supported" in lowered or (
-            "model" in lowered and "not supported" in lowered
-        ):
-            return ModelNotSupported(f"The backend rejected the model: {shown}", **common)
-        return BadRequest(f"The backend rejected the request: {shown}", **common)
-    if status == 401:
-        return AuthenticationRequired(
-            f"ChatGPT rejected the login (HTTP 401); {_SIGN_IN_AGAIN}.",
-            status=status,
-            request_id=request_id,
-            cf_ray=cf_ray,
-        )
-    if status == 403:
-        challenge = (headers.get("cf-mitigated") or "").lower() == "challenge"
-        if challenge or "text/html" in content_type or (data is None and _looks_html(text)):
-            common.pop("status")
-            common["body"] = None  # an HTML page is noise in an error
-            common["detail"] = None
-            return CloudflareBlocked(**common)
-        extra = _decode_error_json_header(headers.get("x-error-json"))
-        inner = extra.get("error") if isinstance(extra.get("error"), dict) else extra
-        if not code and inner.get("code"):
-            common["code"] = str(inner["code"])
-        reason = (
-            detail
-            or inner.get("message")
-            or headers.get("x-openai-authorization-error")
-            or common["code"]
-            or "no reason given"
-        )
-        return Forbidden(
-            f"The backend refused the request (HTTP 403): {_stringify(reason)}", **common
-        )
-    if status == 404:
-        return NotFound(f"The backend answered 404 Not Found{suffix}", **common)
-    if status == 429:
-        kind = code or ""
-        quota = kind in _QUOTA_CODES or err.get("type") in _QUOTA_CODES
-        if (
-            kind == "usage_limit_reached"
-            or err.get("type") == "usage_limit_reached"
-            or err.get("code") == "usage_limit_reached"
-            or (
-                not quota
-                and (
-                    headers.get("x-codex-active-limit")
-                    or headers.get("x-codex-rate-limit-reached-type")
-                )
-            )
-        ):
-            resets_at = _header_number(err.get("resets_at"))
-            if resets_at is None:
-                after = _header_number(err.get("resets_in_seconds"))
-                if after is not None:
-                    resets_at = (time.time() if now is None else now) + after
-                else:
-                    resets_at = _reset_from_headers(headers)
-            plan = err.get("plan_type") if isinstance(err.get("plan_type"), str) else None
-            plan = plan or headers.get("x-codex-plan-type")
-            common.pop("code")
-            limit = UsageLimitReached(plan_type=plan, resets_at=resets_at, now=now, **common)
-            limit.rate_limits = _rate_limits(headers)
-            return limit
-        if quota:
-            return QuotaExceeded(
-                "Your ChatGPT plan does not include Codex usage, or its quota is spent "
-                f"(HTTP 429: {shown}).",
-                **common,
-            )
-        wait = f"; the backend asks to wait {retry_after:.0f} s" if retry_after else ""
-        return RateLimited(f"Too many requests to the Codex backend{wait} ({shown}).", **common)
-    if status >= 500:
-        lowered = (code or "") + " " + (detail or "")
-        if status == 503 and any(c in lowered for c in _OVERLOADED_CODES):
-            return ServerOverloaded(
-                "The Codex backend is overloaded; try again in a few minutes.", **common
-            )
-        return ServerError(f"The Codex backend failed (HTTP {status}){suffix}", **common)
-    if 300 <= status < 400:
-        where = headers.get("location")
-        target = f" to {_short(where)}" if where else ""
-        return APIError(
-            f"The Codex backend answered HTTP {status}, a redirect{target}; check "
-            "LLM_CODEX_BASE_URL.",
-            **common,
-        )
-    return APIError(f"The Codex backend answered HTTP {status}{suffix}", **common)

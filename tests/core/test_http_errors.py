@@ -25,13 +25,8 @@ from llm_codex.core.errors import (
     StreamClosedEarly,
     UsageLimitReached,
 )
-from llm_codex.core.retry import (
-    Attempts,
-    backoff_delay,
-    is_retryable,
-    map_http_error,
-    parse_retry_after,
-)
+from llm_codex.core.failures import map_http_error, parse_retry_after
+from llm_codex.core.retry import Attempts, backoff_delay, is_retryable
 
 NOW = 1_800_000_000.0
 

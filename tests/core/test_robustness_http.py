@@ -21,7 +21,7 @@ from llm_codex.core.errors import (
     ServerOverloaded,
     UsageLimitReached,
 )
-from llm_codex.core.retry import map_http_error
+from llm_codex.core.failures import map_http_error
 from llm_codex.core.types import Completed, Credentials
 
 from .helpers import RawServer, StaticCredentials, drive, sse_events, user_request
