@@ -31,7 +31,7 @@ from llm_codex.core.errors import (
     StreamClosedEarly,
 )
 from llm_codex.core.failures import map_failure, stream_error
-from llm_codex.core.sse import parse_events
+from llm_codex.core.sse import find_run, parse_events
 from llm_codex.core.types import (
     CodexResult,
     Completed,
@@ -53,10 +53,8 @@ _TEXT_DELTA_PREFIXES = (
     '{"type":"response.output_text.delta"',
     '{"type": "response.output_text.delta"',
 )
-
-# A text-delta data line as the backend writes it (compact JSON, ``type`` first).
-_TD_LINE = 'data: {"type":"response.output_text.delta",'
-_NL_TD_LINE = "\n" + _TD_LINE
+# A text-delta payload as the backend writes it (compact JSON, ``type`` first).
+_TD_PAYLOAD = '{"type":"response.output_text.delta",'
 # The delta string of a text-delta event (a JSON string body, escapes kept); the plain form
 # stops at any quote, so a run whose deltas hold a backslash is re-read with the exact form.
 _DELTA_PLAIN = re.compile(r'"delta":"([^"]*)')
@@ -194,15 +192,11 @@ class StreamAssembler:
         """
         if not text:
             return []
-        first = text.find(_TD_LINE)
-        if first < 0 or (first and text[first - 1] != "\n"):
+        found = find_run(text, _TD_PAYLOAD)
+        if found is None:
             return self.feed(parse_events(text))
-        last = text.rfind(_TD_LINE)
-        start = text.rfind("\n\n", 0, first)
-        start = 0 if start < 0 else start + 2
-        end = text.find("\n\n", last)
-        end = len(text) if end < 0 else end + 1
-        run = self._uniform_text_run(text[start:end])
+        start, end, count = found
+        run = self._uniform_text_run(text[start:end], count)
         if run is None:
             return self.feed(parse_events(text))
         events = self.feed(parse_events(text[:start])) if start else []
@@ -230,11 +224,9 @@ class StreamAssembler:
             payloads.append(payload)
         return self.feed(payloads)
 
-    def _uniform_text_run(self, run: str) -> tuple[int, str] | None:
-        """``(output_index, text)`` when ``run`` is only text deltas of one item, else None."""
-        n_text = run.count(_NL_TD_LINE) + run.startswith(_TD_LINE)
-        if run.count("\ndata") + run.startswith("data") != n_text:  # other data in the run
-            return None
+    def _uniform_text_run(self, run: str, n_text: int) -> tuple[int, str] | None:
+        """``(output_index, text)`` when the ``n_text`` text-delta payloads of ``run`` (from
+        :func:`~llm_codex.core.sse.find_run`) all belong to one item, else None."""
         # Exactly one "delta" and one "output_index" key per event (neither can occur inside
         # a JSON string unescaped): an unknown nested object with such keys takes the slow path.
         if run.count('"delta":') != n_text or run.count('"output_index":') != n_text:

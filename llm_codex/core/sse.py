@@ -7,13 +7,16 @@ of the events that read completed, in order; the incomplete tail waits for the n
 with ``\\n`` as the SSE standard says. At the end of the stream :meth:`SSEDecoder.flush` hands
 over a last event that lacks its closing blank line (the reader skips it unless it is whole JSON).
 Memory is bounded by the largest single event: nothing but the unfinished tail is kept.
+
+This is the only module that knows the SSE wire format. A reader that wants many payloads at
+once without a call per event asks :func:`find_run` where a run of alike events lies.
 """
 
 from __future__ import annotations
 
 import codecs
 
-__all__ = ["SSEDecoder", "Utf8Decoder", "parse_events"]
+__all__ = ["SSEDecoder", "Utf8Decoder", "find_run", "parse_events"]
 
 
 class Utf8Decoder:
@@ -107,6 +110,35 @@ class SSEDecoder:
             self._trailing_cr = text.endswith("\r")
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return text
+
+
+def find_run(text: str, prefix: str) -> tuple[int, int, int] | None:
+    """Where the events of ``text`` whose payload starts with ``prefix`` lie, as one run.
+
+    ``text`` is whole events, as :meth:`SSEDecoder.feed_text` returns them. The answer is
+    ``(start, end, count)``: ``text[start:end]`` reaches from the first such event to the last
+    one and holds exactly ``count`` payloads, each of them verbatim on a line of its own; its
+    other lines are fields other than ``data`` (an ``event:`` name, an ``id``, a comment), and
+    ``text[:start]`` and ``text[end:]`` are whole events again (for :func:`parse_events`).
+    None when no payload starts with ``prefix`` (written as ``data: <prefix>``), or when the run
+    holds any other ``data`` line: an event of another kind, or one of several data lines.
+
+    For a reader that takes in a long run of alike events with a few scans of the whole run
+    instead of one call per event.
+    """
+    line = "data: " + prefix
+    first = text.find(line)
+    if first < 0 or (first and text[first - 1] != "\n"):
+        return None
+    last = text.rfind(line)
+    start = text.rfind("\n\n", 0, first)
+    start = 0 if start < 0 else start + 2
+    end = text.find("\n\n", last)
+    end = len(text) if end < 0 else end + 1
+    count = text.count("\n" + line, start, end) + text.startswith(line, start)
+    if text.count("\ndata", start, end) + text.startswith("data", start) != count:
+        return None
+    return start, end, count
 
 
 def parse_events(text: str) -> list[str]:

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_codex.core.sse import SSEDecoder, Utf8Decoder, parse_events
+from llm_codex.core.sse import SSEDecoder, Utf8Decoder, find_run, parse_events
 
 # Payload lines never contain a line break (SSE splits on them).
 _line = st.text(
@@ -98,6 +98,20 @@ def test_large_event_split_over_many_reads():
     for i in range(0, len(raw), 997):
         out.extend(decoder.feed(raw[i : i + 997]))
     assert out == [payload]
+
+
+def test_find_run_bounds_a_run_of_alike_events():
+    """The run covers whole events from the first to the last matching one; another data line
+    inside it (another kind, or a second data line) means no run."""
+    text = "data: other\n\nevent: td\ndata: {td 1}\n\n: comment\ndata: {td 2}\n\ndata: after\n\n"
+    start, end, count = find_run(text, "{td")
+    assert count == 2
+    assert parse_events(text[:start]) == ["other"]
+    assert parse_events(text[start:end]) == ["{td 1}", "{td 2}"]
+    assert parse_events(text[end:]) == ["after"]
+    assert find_run(text, "{none") is None
+    assert find_run("data: {td 1}\n\ndata: x\n\ndata: {td 2}\n\n", "{td") is None
+    assert find_run("data: {td 1}\ndata: more\n\n", "{td") is None
 
 
 def test_utf8_split_inside_a_character_and_invalid_bytes():
