@@ -6,7 +6,8 @@ of the events that read completed, in order; the incomplete tail waits for the n
 ``id``, ``retry`` and comment lines are dropped. An event's several ``data`` lines are joined
 with ``\\n`` as the SSE standard says. At the end of the stream :meth:`SSEDecoder.flush` hands
 over a last event that lacks its closing blank line (the reader skips it unless it is whole JSON).
-Memory is bounded by the largest single event: nothing but the unfinished tail is kept.
+Memory is bounded by the largest single event: nothing but the unfinished tail is kept, as the
+list of reads it came in; the work is linear in the event's size however many reads carry it.
 
 This is the only module that knows the SSE wire format. A reader that wants many payloads at
 once without a call per event asks :func:`find_run` where a run of alike events lies.
@@ -48,10 +49,11 @@ class Utf8Decoder:
 class SSEDecoder:
     """Splits an event stream into the ``data`` payloads of its events, read by read."""
 
-    __slots__ = ("_buffer", "_trailing_cr")
+    __slots__ = ("_parts", "_pending", "_trailing_cr")
 
     def __init__(self) -> None:
-        self._buffer = ""
+        self._parts: list[str] = []  # the reads of the unfinished event, not yet joined
+        self._pending = 0
         self._trailing_cr = False
 
     def feed(self, text: str) -> list[str]:
@@ -62,19 +64,34 @@ class SSEDecoder:
         """The text of the events completed by ``text``: whole events, blank lines between.
 
         The result ends with the last complete event's final line break (or is empty); hand
-        it to :func:`parse_events`, or to a reader that scans many events at once.
+        it to :func:`parse_events`, or to a reader that scans many events at once. Only the
+        new text is searched for the end of an event and the unfinished tail is joined only
+        once it is complete, so an event spread over many reads costs time linear in its size.
         """
         if self._trailing_cr or "\r" in text:
             text = self._normalise_newlines(text)
-        pending = len(self._buffer)
-        buffer = self._buffer + text if pending else text
-        # Only the new text (and the line break just before it) can hold a new boundary.
-        end = buffer.rfind("\n\n", pending - 1 if pending else 0)
-        if end < 0:
-            self._buffer = buffer
+        if not text:
             return ""
-        self._buffer = buffer[end + 2 :]
-        return buffer[: end + 1]
+        parts = self._parts
+        end = text.rfind("\n\n")
+        if end >= 0:
+            done = text[: end + 1]
+            rest = text[end + 2 :]
+        elif parts and text[0] == "\n" and parts[-1][-1] == "\n":  # a blank line across reads
+            done = ""
+            rest = text[1:]
+        else:
+            parts.append(text)
+            self._pending += len(text)
+            return ""
+        if parts:
+            parts.append(done)
+            done = "".join(parts)
+            parts.clear()
+        if rest:
+            parts.append(rest)
+        self._pending = len(rest)
+        return done
 
     def flush(self) -> list[str]:
         """End of stream: the payload of a last event that lacks its closing blank line.
@@ -88,7 +105,9 @@ class SSEDecoder:
     def flush_text(self) -> str:
         """End of stream, for the bulk reader: like :meth:`flush`, as event text."""
         self._trailing_cr = False
-        tail, self._buffer = self._buffer, ""
+        tail = "".join(self._parts)
+        self._parts.clear()
+        self._pending = 0
         if not tail.strip():
             return ""
         return tail.rstrip("\n") + "\n\n"
@@ -96,7 +115,7 @@ class SSEDecoder:
     @property
     def pending(self) -> int:
         """Characters buffered for the event in progress."""
-        return len(self._buffer)
+        return self._pending
 
     def _normalise_newlines(self, text: str) -> str:
         # A read ending in CR ends its line at once (a CR-only server must not have its last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,6 +99,39 @@ def test_large_event_split_over_many_reads():
     for i in range(0, len(raw), 997):
         out.extend(decoder.feed(raw[i : i + 997]))
     assert out == [payload]
+
+
+def _memory_allocated_reading(size: int, read: int = 16 * 1024) -> int:
+    """Bytes the decoder allocates, summed over the reads, for one event of ``size`` characters.
+
+    The work of copying text is measured by what each read makes the decoder allocate (its
+    peak above what was held before the read), which does not depend on the machine's speed.
+    """
+    raw = "data: " + "x" * size + "\n\n"
+    reads = [raw[i : i + read] for i in range(0, len(raw), read)]
+    decoder = SSEDecoder()
+    out: list[str] = []
+    total = 0
+    tracemalloc.start()
+    try:
+        for chunk in reads:
+            before, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            out.append(decoder.feed_text(chunk))
+            total += tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert "".join(out) == raw[:-1]
+    return total
+
+
+def test_one_huge_event_costs_work_linear_in_its_size():
+    """A 16 MB event in 16 KB reads costs about four times a 4 MB one, not sixteen times: the
+    decoder does not copy what it already holds on every read."""
+    small = _memory_allocated_reading(4 * 1024 * 1024)
+    large = _memory_allocated_reading(16 * 1024 * 1024)
+    assert large < 3 * 16 * 1024 * 1024  # within a small multiple of the event itself
+    assert large < 5 * small  # linear: ~4x (quadratic would be ~16x)
 
 
 def test_find_run_bounds_a_run_of_alike_events():
