@@ -9,15 +9,18 @@ over a last event that lacks its closing blank line (the reader skips it unless 
 Memory is bounded by the largest single event: nothing but the unfinished tail is kept, as the
 list of reads it came in; the work is linear in the event's size however many reads carry it.
 
-This is the only module that knows the SSE wire format. A reader that wants many payloads at
+This is the only module that knows the SSE wire format, which the server writes with
+:func:`encode_event`. A reader that wants many payloads at
 once without a call per event asks :func:`find_run` where a run of alike events lies.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
+from typing import Any
 
-__all__ = ["SSEDecoder", "Utf8Decoder", "find_run", "parse_events"]
+__all__ = ["SSEDecoder", "Utf8Decoder", "encode_event", "find_run", "parse_events"]
 
 
 class Utf8Decoder:
@@ -187,3 +190,11 @@ def parse_events(text: str) -> list[str]:
     if data is not None:
         payloads.append(data[0] if len(data) == 1 else "\n".join(data))
     return payloads
+
+
+def encode_event(data: Any, *, event: str | None = None) -> bytes:
+    """One SSE frame: an optional ``event:`` line, one ``data:`` line (compact JSON unless a
+    string), a blank line."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()

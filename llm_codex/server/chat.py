@@ -35,6 +35,7 @@ from typing import Any
 
 from llm_codex.core import errors as core_errors
 from llm_codex.core.request import derive_session_id
+from llm_codex.core.sse import encode_event
 from llm_codex.core.types import (
     CodexRequest,
     Completed,
@@ -53,7 +54,6 @@ from llm_codex.server.common import (
     model_slug,
     resolve_tool_choice,
     split_system,
-    sse_bytes,
     text_of,
 )
 from llm_codex.server.errors import RequestRefused, error_info
@@ -563,7 +563,7 @@ class ChatEncoder:
         return [error_info(exc).body()]
 
 
-_DONE = sse_bytes("[DONE]")
+_DONE = encode_event("[DONE]")
 
 
 async def encode_stream(
@@ -575,12 +575,12 @@ async def encode_stream(
     socket send): the role chunk with the first event's chunks, the finish and usage chunks
     with ``[DONE]``.
     """
-    frames = [sse_bytes(chunk) for chunk in encoder.start()]
+    frames = [encode_event(chunk) for chunk in encoder.start()]
     try:
         async for event in chain(first, rest):
             chunks = encoder.feed(event)
             if chunks:
-                frames += [sse_bytes(chunk) for chunk in chunks]
+                frames += [encode_event(chunk) for chunk in chunks]
             if frames and not encoder.finished:
                 yield b"".join(frames)
                 frames = []
@@ -589,6 +589,6 @@ async def encode_stream(
                 "The backend's stream ended before the response was complete."
             )
     except Exception as exc:  # ends the stream with an error object, never a traceback
-        frames += [sse_bytes(chunk) for chunk in encoder.fail(exc)]
+        frames += [encode_event(chunk) for chunk in encoder.fail(exc)]
     frames.append(_DONE)
     yield b"".join(frames)

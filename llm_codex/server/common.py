@@ -5,7 +5,6 @@ Pure functions only (no I/O), so the translators can be tested with hypothesis.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ __all__ = [
     "new_id",
     "resolve_tool_choice",
     "split_system",
-    "sse_bytes",
     "text_of",
     "usage_json",
 ]
@@ -245,13 +243,6 @@ def usage_json(usage: Usage) -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
     }
-
-
-def sse_bytes(data: Any, *, event: str | None = None) -> bytes:
-    """One SSE frame: optional ``event:`` line, one ``data:`` line (JSON unless a string)."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode()
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 
 from llm_codex.core import errors as core_errors
 from llm_codex.core.request import derive_session_id
+from llm_codex.core.sse import encode_event
 from llm_codex.core.types import (
     CodexRequest,
     Completed,
@@ -45,7 +46,6 @@ from llm_codex.server.common import (
     new_id,
     resolve_tool_choice,
     split_system,
-    sse_bytes,
     usage_json,
 )
 from llm_codex.server.errors import RequestRefused, error_info
@@ -591,7 +591,7 @@ async def encode_stream(
 
 
 def _frame(data: dict[str, Any]) -> bytes:
-    return sse_bytes(data, event=data["type"])
+    return encode_event(data, event=data["type"])
 
 
 def now_seconds() -> int:
