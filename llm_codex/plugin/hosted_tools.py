@@ -34,6 +34,7 @@ import llm
 from llm.parts import StreamEvent
 
 from llm_codex import config
+from llm_codex.core.catalog import ModelInfo
 
 __all__ = [
     "ImageGeneration",
@@ -43,8 +44,6 @@ __all__ = [
     "image_path_for",
     "server_item_events",
     "server_side_tools_for",
-    "supports_image_generation",
-    "supports_web_search",
 ]
 
 
@@ -192,28 +191,17 @@ class ImageGeneration(llm.ServerSideTool):
         return spec
 
 
-def supports_web_search(model: Any) -> bool:
-    """Whether the catalog entry lists the hosted web search tool."""
-    return bool(
-        getattr(model, "web_search_tool_type", None) or getattr(model, "supports_search_tool", None)
-    )
+def server_side_tools_for(model: ModelInfo) -> tuple[type[llm.ServerSideTool], ...]:
+    """The hosted tools ``model`` accepts via ``-T``; raw ``ServerSideTool({...})`` specs too.
 
-
-def supports_image_generation(model: Any) -> bool:
-    """Whether to offer image generation: unless the catalog says no (no catalog field for it
-    exists today), every model that does not need the Responses Lite form."""
-    flag = getattr(model, "supports_image_generation", None)
-    if isinstance(flag, bool):
-        return flag
-    return not getattr(model, "use_responses_lite", False)
-
-
-def server_side_tools_for(model: Any) -> tuple[type[llm.ServerSideTool], ...]:
-    """The hosted tools ``model`` accepts via ``-T``; raw ``ServerSideTool({...})`` specs too."""
+    Web search where the catalog lists it; image generation where the catalog says so (no
+    catalog field exists for it today: :class:`ModelInfo` then offers it on image-capable
+    models).
+    """
     tools: list[type[llm.ServerSideTool]] = []
-    if supports_web_search(model):
+    if model.supports_web_search:
         tools.append(WebSearch)
-    if supports_image_generation(model):
+    if model.supports_image_generation:
         tools.append(ImageGeneration)
     tools.append(llm.ServerSideTool)
     return tuple(tools)

@@ -20,6 +20,8 @@ import llm
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from llm_codex.core.catalog import ModelInfo
+
 __all__ = ["ABSENT_REASONS", "REJECTED_PARAMETERS", "capabilities", "options_class"]
 
 #: Parameters people try that the Codex backend rejects (spec §3.2), named in the error.
@@ -65,24 +67,23 @@ def _sentence_list(values: tuple[str, ...]) -> str:
     return ", ".join(values[:-1]) + " or " + values[-1]
 
 
-def capabilities(model: Any) -> tuple[Any, ...]:
+def capabilities(model: ModelInfo) -> tuple[Any, ...]:
     """The hashable capability tuple an Options class depends on (cache key)."""
-    modalities = tuple(getattr(model, "input_modalities", None) or ("text", "image"))
     return (
-        tuple(getattr(model, "reasoning_levels", None) or ()),
-        getattr(model, "default_reasoning_level", None),
-        bool(getattr(model, "supports_reasoning_summaries", False)),
-        bool(getattr(model, "supports_verbosity", False)),
-        getattr(model, "default_verbosity", None),
-        tuple(getattr(model, "service_tiers", None) or ()),
-        "image" in modalities,
-        bool(getattr(model, "supports_image_detail_original", False)),
-        bool(getattr(model, "supports_parallel_tool_calls", False)),
+        model.reasoning_levels,
+        model.default_reasoning_level,
+        model.supports_reasoning_summaries,
+        model.supports_verbosity,
+        model.default_verbosity,
+        model.service_tiers,
+        model.supports_images,
+        model.supports_image_detail_original,
+        model.supports_parallel_tool_calls,
     )
 
 
-def options_class(model: Any) -> type[llm.Options]:
-    """The ``llm.Options`` subclass for ``model`` (a catalog ``ModelInfo``); cached."""
+def options_class(model: ModelInfo) -> type[llm.Options]:
+    """The ``llm.Options`` subclass for ``model``; cached per set of capabilities."""
     return _build(capabilities(model))
 
 

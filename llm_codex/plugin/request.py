@@ -23,7 +23,7 @@ from typing import Any
 import llm
 from llm.models import _partition_tools
 
-from llm_codex.core.catalog import MODEL_PREFIX
+from llm_codex.core.catalog import MODEL_PREFIX, ModelInfo
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.core.request import derive_session_id
 from llm_codex.core.types import CodexRequest
@@ -42,14 +42,13 @@ __all__ = [
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def attachment_types_for(model: Any) -> frozenset[str]:
+def attachment_types_for(model: ModelInfo) -> frozenset[str]:
     """The attachment mime types ``model`` accepts: the four image types when it takes images."""
-    modalities = getattr(model, "input_modalities", None) or ("text", "image")
-    return frozenset(IMAGE_TYPES) if "image" in modalities else frozenset()
+    return frozenset(IMAGE_TYPES) if model.supports_images else frozenset()
 
 
-def _model_name(model: Any) -> str:
-    return f"{MODEL_PREFIX}{getattr(model, 'slug', 'model')}"
+def _model_name(model: ModelInfo) -> str:
+    return f"{MODEL_PREFIX}{model.slug}"
 
 
 def _option(prompt: llm.Prompt, name: str) -> Any:
@@ -77,7 +76,7 @@ def _function_tool(tool: llm.Tool) -> dict[str, Any]:
     return spec
 
 
-def _tools(prompt: llm.Prompt, model: Any) -> list[dict[str, Any]]:
+def _tools(prompt: llm.Prompt, model: ModelInfo) -> list[dict[str, Any]]:
     if not prompt.tools:
         return []
     try:
@@ -88,9 +87,7 @@ def _tools(prompt: llm.Prompt, model: Any) -> list[dict[str, Any]]:
     for tool in server_tools:
         if isinstance(tool, WebSearch):
             types = tool.search_content_types or []
-            if "image" in types and getattr(model, "web_search_tool_type", None) != (
-                "text_and_image"
-            ):
+            if "image" in types and model.web_search_tool_type != "text_and_image":
                 raise ConfigurationError(
                     f"{_model_name(model)} cannot search for images; use "
                     'search_content_types ["text"].'
@@ -115,8 +112,8 @@ def _tools(prompt: llm.Prompt, model: Any) -> list[dict[str, Any]]:
     return specs
 
 
-def _reasoning(prompt: llm.Prompt, model: Any) -> tuple[str | None, str | None]:
-    levels = tuple(getattr(model, "reasoning_levels", None) or ())
+def _reasoning(prompt: llm.Prompt, model: ModelInfo) -> tuple[str | None, str | None]:
+    levels = model.reasoning_levels
     effort = _option(prompt, "reasoning_effort")
     if effort is not None and effort not in levels:
         raise ConfigurationError(
@@ -124,10 +121,10 @@ def _reasoning(prompt: llm.Prompt, model: Any) -> tuple[str | None, str | None]:
             f"choose one of {', '.join(levels) or 'none'}."
         )
     if effort is None:
-        default = getattr(model, "default_reasoning_level", None)
+        default = model.default_reasoning_level
         effort = default if default in levels else None
     summary: str | None = None
-    if getattr(model, "supports_reasoning_summaries", False) and not prompt.hide_reasoning:
+    if model.supports_reasoning_summaries and not prompt.hide_reasoning:
         chosen = _option(prompt, "reasoning_summary")
         summary = "auto" if chosen is None else chosen
         if summary == "none":
@@ -135,8 +132,8 @@ def _reasoning(prompt: llm.Prompt, model: Any) -> tuple[str | None, str | None]:
     return effort, summary
 
 
-def _service_tier(prompt: llm.Prompt, model: Any) -> str | None:
-    tiers = tuple(getattr(model, "service_tiers", None) or ())
+def _service_tier(prompt: llm.Prompt, model: ModelInfo) -> str | None:
+    tiers = model.service_tiers
     tier = _option(prompt, "service_tier")
     fast = _option(prompt, "fast")
     if fast and tier not in (None, "priority"):
@@ -154,30 +151,30 @@ def _service_tier(prompt: llm.Prompt, model: Any) -> str | None:
     return tier
 
 
-def build_codex_request(prompt: llm.Prompt, *, model: Any) -> CodexRequest:
-    """Translate ``prompt`` for ``model`` (a catalog ``ModelInfo``) into a CodexRequest.
+def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest:
+    """Translate ``prompt`` for ``model`` (its catalog entry) into a CodexRequest.
 
     Raises ConfigurationError for a model that needs the unsupported Responses Lite form, an
     option the model does not allow, an attachment that is not an accepted image (or too
     large), a schema strict mode cannot express, or a tool the backend would refuse.
     """
     name = _model_name(model)
-    if getattr(model, "use_responses_lite", False):
+    if model.use_responses_lite:
         raise ConfigurationError(
             f"{name} needs the 'Responses Lite' request form, which llm-codex does not "
             "support yet; choose another model."
         )
     effort, summary = _reasoning(prompt, model)
     verbosity: str | None = None
-    if getattr(model, "supports_verbosity", False):
-        verbosity = _option(prompt, "verbosity") or getattr(model, "default_verbosity", None)
+    if model.supports_verbosity:
+        verbosity = _option(prompt, "verbosity") or model.default_verbosity
         if verbosity not in (None, "low", "medium", "high"):
             verbosity = None
     service_tier = _service_tier(prompt, model)
 
     allowed = attachment_types_for(model)
     detail = _option(prompt, "image_detail")
-    if detail == "original" and not getattr(model, "supports_image_detail_original", False):
+    if detail == "original" and not model.supports_image_detail_original:
         raise ConfigurationError(f"{name} does not support image_detail 'original'.")
     instructions, items = build_input(
         prompt.messages, image_detail=detail, allowed_images=allowed, model_name=name
@@ -186,16 +183,15 @@ def build_codex_request(prompt: llm.Prompt, *, model: Any) -> CodexRequest:
     if not items:
         raise ConfigurationError("There is nothing to send: the prompt is empty.")
     tools = _tools(prompt, model)
-    parallel = bool(getattr(model, "supports_parallel_tool_calls", False))
+    parallel = model.supports_parallel_tool_calls
     if _option(prompt, "parallel_tool_calls") is False:
         parallel = False
 
     schema_format = text_format(prompt.schema) if prompt.schema else None
 
     session_id = derive_session_id(instructions=instructions, input=items)
-    levels = tuple(getattr(model, "reasoning_levels", None) or ())
     return CodexRequest(
-        model=str(model.slug),
+        model=model.slug,
         input=items,
         instructions=instructions,
         tools=tools,
@@ -207,6 +203,5 @@ def build_codex_request(prompt: llm.Prompt, *, model: Any) -> CodexRequest:
         text_format=schema_format,
         service_tier=service_tier,
         session_id=session_id,
-        include_encrypted_reasoning=bool(levels)
-        or bool(getattr(model, "supports_reasoning_summaries", False)),
+        include_encrypted_reasoning=model.supports_reasoning or model.supports_reasoning_summaries,
     )
