@@ -21,16 +21,12 @@ import re
 from typing import Any
 
 import llm
-from llm.models import _partition_tools
 
 from llm_codex.core.catalog import MODEL_PREFIX, ModelInfo
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.core.request import derive_session_id
 from llm_codex.core.types import CodexRequest
-from llm_codex.plugin.hosted_tools import (
-    ImageGeneration,
-    WebSearch,
-)
+from llm_codex.plugin.hosted_tools import ImageGeneration, WebSearch, server_side_tools_for
 from llm_codex.plugin.messages import IMAGE_TYPES, build_input
 from llm_codex.plugin.schema import text_format
 
@@ -76,13 +72,38 @@ def _function_tool(tool: llm.Tool) -> dict[str, Any]:
     return spec
 
 
+def _partition_tools(
+    tools: list[llm.Tool | llm.ServerSideTool], model: ModelInfo
+) -> tuple[list[llm.Tool], list[llm.ServerSideTool]]:
+    """Function tools and hosted tools apart; a hosted tool ``model`` does not offer is refused.
+
+    The offered tools are :func:`server_side_tools_for`'s; offering the raw
+    ``llm.ServerSideTool`` claims raw specs only, not every subclass of it.
+    """
+    offered = server_side_tools_for(model)
+    function_tools: list[llm.Tool] = []
+    server_tools: list[llm.ServerSideTool] = []
+    for tool in tools:
+        if not isinstance(tool, llm.ServerSideTool):
+            function_tools.append(tool)
+            continue
+        if not any(
+            type(tool) is kind if kind is llm.ServerSideTool else isinstance(tool, kind)
+            for kind in offered
+        ):
+            name = _model_name(model)
+            raise ConfigurationError(
+                f"Model '{name}' does not support server-side tool '{tool.name}'. "
+                f"Run: llm tools -m {name}"
+            )
+        server_tools.append(tool)
+    return function_tools, server_tools
+
+
 def _tools(prompt: llm.Prompt, model: ModelInfo) -> list[dict[str, Any]]:
     if not prompt.tools:
         return []
-    try:
-        function_tools, server_tools = _partition_tools(prompt.model, prompt.tools)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
+    function_tools, server_tools = _partition_tools(prompt.tools, model)
     specs = [_function_tool(tool) for tool in function_tools]
     for tool in server_tools:
         if isinstance(tool, WebSearch):
