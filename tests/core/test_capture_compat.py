@@ -3,16 +3,11 @@ and the client works end to end with the real credential manager."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from llm_codex.core.client import CodexClient
 from llm_codex.core.request import build_body
 
+from ..captures import codex_cli_exec
 from .helpers import creds_from, drive, user_request
-
-# A verbatim copy of spec/captures/codex-cli-0.169.0-exec.json (secrets already replaced).
-CAPTURE = Path(__file__).resolve().parent / "data" / "codex-cli-0.169.0-exec.json"
 
 # Headers the CLI sent that we deliberately omit (spec §2.1 "Our client" column).
 OMITTED = {"x-codex-beta-features", "x-codex-window-id", "x-codex-turn-metadata"}
@@ -20,13 +15,9 @@ OMITTED = {"x-codex-beta-features", "x-codex-window-id", "x-codex-turn-metadata"
 TRANSPORT = {"host", "content-length", "connection"}
 
 
-def _capture() -> list[dict]:
-    return json.loads(CAPTURE.read_text(encoding="utf-8"))
-
-
 def test_turn_request_is_a_subset_compatible_variant_of_the_cli(codex_backend, provider, mode):
     """Same header names minus the omitted ones, our own identity, body keys within the CLI's."""
-    cli = _capture()[2]
+    cli = codex_cli_exec()[2]
     assert cli["path"].endswith("/responses")
     drive(
         mode,
@@ -59,9 +50,9 @@ def test_turn_request_is_a_subset_compatible_variant_of_the_cli(codex_backend, p
     assert any("id" in item for item in cli["body"]["input"])  # the CLI's ids we do not copy
 
 
-def test_body_field_order_follows_the_capture():
+def test_body_field_order_follows_thecodex_cli_exec():
     """Fields we share with the CLI come in the CLI's order (instructions right after model)."""
-    cli_order = [k for k in _capture()[2]["body"] if k != "client_metadata"]
+    cli_order = [k for k in codex_cli_exec()[2]["body"] if k != "client_metadata"]
     body = build_body(
         user_request(reasoning_effort="medium", reasoning_summary="auto", verbosity="medium")
     )
@@ -71,7 +62,7 @@ def test_body_field_order_follows_the_capture():
 
 def test_catalog_request_headers_match_the_cli(codex_backend, provider):
     """GET /models carries the CLI's header names (capture #1) with our identity."""
-    cli = _capture()[1]
+    cli = codex_cli_exec()[1]
     CodexClient(credentials=provider).get_json("/models", params={"client_version": "0.169.0"})
     (ours,) = codex_backend.requests_to("/models")
     assert set(ours.headers) - TRANSPORT == set(cli["headers"]) - TRANSPORT

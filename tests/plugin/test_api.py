@@ -5,9 +5,10 @@ from __future__ import annotations
 import llm
 import pytest
 from llm.parts import ReasoningPart, TextPart
-from plugin_helpers import MODEL
 
 from llm_codex.plugin.models import AsyncCodexModel, CodexModel, CodexModelError
+
+from .plugin_helpers import MODEL
 
 DEFAULT_REPLY = "Hello from the fake Codex backend. You said: "
 

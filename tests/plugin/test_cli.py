@@ -10,11 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plugin_helpers import MODEL, assert_user_error, logs_json, run_llm
-
 from llm_codex import config
 from llm_codex.core import catalog
 from llm_codex.testing import tiny_png, write_auth_file
+
+from .plugin_helpers import MODEL, assert_user_error, logs_json, run_llm
 
 DEFAULT_REPLY = "Hello from the fake Codex backend. You said: "
 

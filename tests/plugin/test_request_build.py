@@ -8,11 +8,12 @@ import uuid
 import llm
 import pytest
 from llm.parts import ReasoningPart, TextPart, ToolCallPart, ToolResultPart
-from request_support import GPT55, MINI, TEXT_ONLY, build, make_prompt
 
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.plugin.messages import METADATA_KEY, NOT_EXECUTED
 from llm_codex.plugin.request import build_codex_request
+
+from .request_support import GPT55, MINI, TEXT_ONLY, build, make_prompt
 
 
 def test_simple_prompt_becomes_one_user_message_and_instructions():

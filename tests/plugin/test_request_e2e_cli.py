@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from plugin_helpers import MODEL, run_llm
-from request_support import PNG
+from .plugin_helpers import MODEL, run_llm
+from .request_support import PNG
 
 FUNCTIONS = """
 def get_weather(city: str) -> str:

@@ -7,10 +7,11 @@ import base64
 import llm
 import pytest
 from llm.parts import ToolCallPart, ToolResultPart
-from request_support import GPT55, JPEG, MINI, PNG, TEXT_ONLY, build
 
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.plugin.messages import MAX_IMAGE_BYTES
+
+from .request_support import GPT55, JPEG, MINI, PNG, TEXT_ONLY, build
 
 
 def _user_parts(req):
@@ -95,9 +96,9 @@ def test_missing_file_is_one_clear_sentence(tmp_path):
 
 def test_detail_original_is_refused_where_unsupported():
     """image_detail original on a model without it never reaches the backend."""
-    from request_support import make_prompt
-
     from llm_codex.plugin.request import build_codex_request
+
+    from .request_support import make_prompt
 
     prompt = make_prompt(MINI)
     prompt.options = make_prompt(GPT55, options={"image_detail": "original"}).options

@@ -6,9 +6,10 @@ import dataclasses
 
 import pydantic
 import pytest
-from request_support import GPT55, MINI, TEXT_ONLY
 
 from llm_codex.plugin.options import options_class
+
+from .request_support import GPT55, MINI, TEXT_ONLY
 
 
 def _fields(info):
@@ -86,7 +87,7 @@ def test_fast_conflicts_with_another_tier():
 
 def test_cli_refuses_temperature_in_one_sentence(codex_backend, codex_login):
     """`llm -o temperature 0.5` fails before any request, naming the option once."""
-    from plugin_helpers import MODEL, run_llm
+    from .plugin_helpers import MODEL, run_llm
 
     run = run_llm("-m", MODEL, "-o", "temperature", "0.5", "hi")
     assert run.exit_code == 1
@@ -97,7 +98,7 @@ def test_cli_refuses_temperature_in_one_sentence(codex_backend, codex_login):
 
 def test_cli_options_listing_is_truthful(codex_backend):
     """`llm -m openai-codex/gpt-5.5 --options` lists each option with its values."""
-    from plugin_helpers import MODEL, run_llm
+    from .plugin_helpers import MODEL, run_llm
 
     run = run_llm("-m", MODEL, "--options")
     assert run.exit_code == 0, run.output

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from request_support import build
 
 from llm_codex.core.errors import ConfigurationError
 from llm_codex.plugin.schema import SCHEMA_NAME, strict_schema
+
+from .request_support import build
 
 
 def _objects(schema):

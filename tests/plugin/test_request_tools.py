@@ -8,7 +8,6 @@ from pathlib import Path
 
 import llm
 import pytest
-from request_support import GPT55, MINI, PNG, TEXT_ONLY, StubModel, build
 
 from llm_codex import config
 from llm_codex.core.errors import ConfigurationError
@@ -19,6 +18,8 @@ from llm_codex.plugin.hosted_tools import (
     server_item_events,
     server_side_tools_for,
 )
+
+from .request_support import GPT55, MINI, PNG, TEXT_ONLY, StubModel, build
 
 
 def get_weather(city: str) -> str:

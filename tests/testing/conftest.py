@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fake_helpers import Client
 
 from llm_codex.testing import FakeCodexBackend
+
+from .fake_helpers import Client
 
 
 @pytest.fixture

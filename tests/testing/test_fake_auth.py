@@ -125,7 +125,7 @@ def test_refresh_after_revoke(client):
     response = _refresh(client, client.tokens["refresh_token"])
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "refresh_token_invalidated"
-    from fake_helpers import turn
+    from .fake_helpers import turn
 
     assert client.post(turn()).json()["error"]["code"] == "token_invalidated"
 

@@ -6,7 +6,8 @@ import time
 
 import httpx2 as httpx
 import pytest
-from fake_helpers import parse_sse, text_of, turn
+
+from .fake_helpers import parse_sse, text_of, turn
 
 
 def test_usage_limit(client):

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from fake_helpers import done_items, parse_sse, text_of, turn
 
-# A verbatim copy of the spec's capture (spec §14), kept with the tests so CI has it.
-CAPTURE = Path(__file__).parent / "data" / "codex-cli-0.169.0-exec.json"
-
-
-def _capture():
-    return json.loads(CAPTURE.read_text())
+from ..captures import codex_cli_exec
+from .fake_helpers import done_items, parse_sse, text_of, turn
 
 
 def test_replay_codex_cli_capture_turn(client):
     """Request #2 of the Codex CLI 0.169.0 capture (no instructions) gets a well-formed stream."""
-    entry = _capture()[2]
+    entry = codex_cli_exec()[2]
     assert entry["path"] == "/backend-api/codex/responses"
     client.fake.require_instructions = False
     headers = {
@@ -47,7 +41,7 @@ def test_replay_codex_cli_capture_turn(client):
 
 def test_capture_without_instructions_rejected_by_default(client):
     """With the default require_instructions, the CLI's instruction-less request gets 400."""
-    body = _capture()[2]["body"]
+    body = codex_cli_exec()[2]["body"]
     response = client.post(body)
     assert response.status_code == 400
     assert response.json() == {"detail": "Instructions are required"}
@@ -55,7 +49,7 @@ def test_capture_without_instructions_rejected_by_default(client):
 
 def test_capture_refresh_body_shape_is_accepted(client):
     """Request #0's refresh body shape (JSON with refresh_reason) works against the fake."""
-    body = dict(_capture()[0]["body"])
+    body = dict(codex_cli_exec()[0]["body"])
     body["refresh_token"] = client.tokens["refresh_token"]
     response = client.http.post(client.fake.url + "/oauth/token", json=body)
     assert response.status_code == 200

@@ -6,9 +6,10 @@ import threading
 
 import httpx2 as httpx
 import pytest
-from fake_helpers import Client, turn
 
 from llm_codex.testing import FakeCodexBackend
+
+from .fake_helpers import Client, turn
 
 
 def _fake_threads():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fake_helpers import Client, parse_sse, text_of, turn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_codex.testing import FakeCodexBackend
 from llm_codex.testing.streams import encode_event, split_text
+
+from .fake_helpers import Client, parse_sse, text_of, turn
 
 # Text as a JSON client can send it: any Unicode scalar value (no lone surrogates).
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fake_helpers import turn
+from .fake_helpers import turn
 
 
 def _blocks(text: str, newline: str = "\n") -> list[list[str]]:

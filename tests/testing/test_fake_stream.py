@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from fake_helpers import done_items, parse_sse, text_of, turn
+from .fake_helpers import done_items, parse_sse, text_of, turn
 
 
 def test_default_reply_event_sequence(client):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fake_helpers import turn
 
 from llm_codex.testing import tiny_png
+
+from .fake_helpers import turn
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from plugin_helpers import Run
+from ..plugin.plugin_helpers import Run
 
 LLM_EXE = str(Path(sys.executable).parent / "llm")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from plugin_helpers import MODEL, run_llm
-
 from llm_codex import config
 
+from ..plugin.plugin_helpers import MODEL, run_llm
 from .helpers import run_on_terminal
 
 

@@ -6,11 +6,11 @@ import json
 import time
 
 import pytest
-from plugin_helpers import MODEL, run_llm
 
 from llm_codex import config
 from llm_codex.testing import write_auth_file
 
+from ..plugin.plugin_helpers import MODEL, run_llm
 from .helpers import assert_one_error_line, run_on_terminal
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from plugin_helpers import MODEL, run_llm
-
 from llm_codex import config
 from llm_codex.core import catalog
 from llm_codex.testing import write_auth_file
+
+from ..plugin.plugin_helpers import MODEL, run_llm
 
 
 def test_no_request_and_no_refresh_even_with_expired_token_and_stale_catalog(codex_backend):

@@ -1,5 +1,6 @@
-"""Audit of issues 3-6: the user-visible paths, each through the real `llm` CLI or Python API
-against the fake, asserting what a user (or the backend) would actually notice."""
+"""Whole user journeys (continue after tools or images, logins, limits, caching, images), each
+through the real `llm` CLI or Python API against the fake, asserting what a user (or the
+backend) would actually notice."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import os
 import stat
 
 import llm
-from plugin_helpers import MODEL, assert_user_error, logs_json, run_llm
 
 from llm_codex import config
 from llm_codex.testing import tiny_png
+
+from ..plugin.plugin_helpers import MODEL, assert_user_error, logs_json, run_llm
 
 FUNCTIONS = """
 def get_weather(city: str) -> str:

@@ -1,10 +1,9 @@
-"""Gaps found while using the product that live in the core (not the plugin): expected to fail
-until the core is changed; ``strict`` so that the fix is noticed and the marker removed."""
+"""Trouble on the backend's side as a user meets it: an HTML error page reads as one sentence,
+a short rate limit with a retry hint is retried and then answers."""
 
 from __future__ import annotations
 
-from plugin_helpers import MODEL, run_llm
-
+from ..plugin.plugin_helpers import MODEL, run_llm
 from .helpers import assert_one_error_line
 
 _CLOUDFLARE_502 = (
