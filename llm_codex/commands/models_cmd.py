@@ -116,10 +116,6 @@ def models(as_json: bool, refresh: bool) -> None:
             changes = _refresh()
         except CodexError as error:
             raise click.ClickException(str(error)) from None
-        except ImportError:  # a partial install: the client or auth package is missing
-            raise click.ClickException(
-                "'llm codex models --refresh' needs the llm-codex client, which is not installed."
-            ) from None
     catalog = load_catalog()
 
     if as_json:

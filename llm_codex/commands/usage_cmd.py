@@ -92,10 +92,6 @@ def usage(as_json: bool, cached: bool) -> None:
             snapshot = _fetch_live(now)
         except CodexError as error:
             raise click.ClickException(str(error)) from None
-        except ImportError:  # a partial install: the client or auth package is missing
-            raise click.ClickException(
-                "'llm codex usage' needs the llm-codex client, which is not installed."
-            ) from None
 
     if as_json:
         data = usage_json(snapshot, now=now, passive=passive, cached=cached)
