@@ -39,7 +39,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 DEFAULT_AUTH_URL = "https://auth.openai.com"
-#: The Codex CLI's public OAuth client (auth.md §2).
+#: The Codex CLI's public OAuth client (protocol §A2).
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 #: A recent real Codex CLI version; the catalog hides models newer than the claimed version.
 DEFAULT_CLIENT_VERSION = "0.169.0"

@@ -1,12 +1,12 @@
 """Signing in and out: browser PKCE, paste-the-redirect fallback, device code, revoke.
 
-Browser flow (auth.md §7): PKCE S256 + ``state``; a loopback listener bound on 127.0.0.1 (port
+Browser flow (protocol §A7): PKCE S256 + ``state``; a loopback listener bound on 127.0.0.1 (port
 1455, else 1457, or the port asked for) receives ``/auth/callback``; the code is exchanged and
 the browser is redirected to a static ``/success`` page that carries no tokens. With a paste
 reader (``--no-browser``), the redirect URL the browser ended on can be pasted instead; the
 first of callback and paste wins. Pasted URLs are never echoed.
 
-Device flow (auth.md §8): show ``<issuer>/codex/device`` and the code, poll at the server's
+Device flow (protocol §A8): show ``<issuer>/codex/device`` and the code, poll at the server's
 interval (403/404 and ``deviceauth_authorization_pending``/``slow_down`` mean pending), give up
 after 15 minutes.
 
@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 SCOPES = "openid profile email offline_access api.connectors.read api.connectors.invoke"
-#: The loopback ports registered for the Codex client (auth.md §2).
+#: The loopback ports registered for the Codex client (protocol §A2).
 DEFAULT_PORTS = (1455, 1457)
 CALLBACK_PATH = "/auth/callback"
 SUCCESS_PATH = "/success"
@@ -131,7 +131,7 @@ def redirect_uri_for(port: int) -> str:
 
 
 def authorize_url(*, redirect_uri: str, pkce: Pkce, state: str) -> str:
-    """The issuer's authorize URL for the browser (auth.md §7), with ``originator=llm-codex``."""
+    """The issuer's authorize URL for the browser (protocol §A7), with ``originator=llm-codex``."""
     params = {
         "response_type": "code",
         "client_id": config.CLIENT_ID,
@@ -161,7 +161,7 @@ def _login_error_from(response: Any, what: str) -> LoginFailed:
 
 
 def exchange_code(code: str, *, redirect_uri: str, verifier: str) -> dict[str, Any]:
-    """Exchange an authorization code (form POST, auth.md §7); returns the token answer."""
+    """Exchange an authorization code (form POST, protocol §A7); returns the token answer."""
     import httpx2
 
     form = {
@@ -195,7 +195,7 @@ def exchange_code(code: str, *, redirect_uri: str, verifier: str) -> dict[str, A
 
 
 def revoke_token(token: str, *, kind: str = "refresh_token") -> bool:
-    """Revoke a token at the issuer (JSON body, auth.md §10, 10 s). ``True`` when confirmed.
+    """Revoke a token at the issuer (JSON body, protocol §A10, 10 s). ``True`` when confirmed.
 
     Never raises: revocation is best effort.
     """
@@ -438,7 +438,7 @@ class CallbackListener:
 
 
 def parse_pasted_redirect(text: str, *, state: str, port: int) -> str:
-    """Validate a pasted redirect URL and return its code (auth.md §9).
+    """Validate a pasted redirect URL and return its code (protocol §A9).
 
     Checks scheme ``http``, host ``localhost``/``127.0.0.1``, the port, path ``/auth/callback``
     and ``state``. Raises :class:`LoginFailed` without repeating the URL.
@@ -691,7 +691,7 @@ _PENDING_CODES = frozenset({"deviceauth_authorization_pending", "authorization_p
 
 
 def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sleep) -> StoredLogin:
-    """Run the device-code login (auth.md §8) and save the result to our own store."""
+    """Run the device-code login (protocol §A8) and save the result to our own store."""
     import httpx2
 
     issuer = config.auth_base_url()

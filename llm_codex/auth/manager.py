@@ -5,8 +5,8 @@ CLI login (``$CODEX_HOME/auth.json``). Paths are read from the environment at ca
 the chosen file is re-read on every use (it is small), so a token rotated by another process —
 or by the Codex CLI itself — is picked up at once.
 
-``current()`` refreshes only when the access token is inside its refresh window (auth.md
-§6.1); a transient refresh failure while the access token is still valid is silent.
+``current()`` refreshes only when the access token is inside its refresh window (protocol
+§A6.1); a transient refresh failure while the access token is still valid is silent.
 ``after_unauthorized()`` adopts a different stored token or refreshes once. ``status()`` never
 touches the network and never refreshes.
 """

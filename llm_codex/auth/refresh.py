@@ -1,4 +1,4 @@
-"""The safe refresh protocol (auth.md §5, §6): single flight, lock, re-read, adopt, persist.
+"""The safe refresh protocol (protocol §A5, §6): single flight, lock, re-read, adopt, persist.
 
 One refresh of one credential file runs like this:
 

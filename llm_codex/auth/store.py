@@ -1,6 +1,6 @@
 """Credential files: reading and validating them, atomic private writes, the sidecar lock.
 
-Two kinds of file share one JSON shape (the Codex CLI's ``auth.json``, auth.md §3):
+Two kinds of file share one JSON shape (the Codex CLI's ``auth.json``, protocol §A3):
 
 - our own store (``config.own_auth_path()``): directory 0700, file 0600, symlinks refused;
 - a borrowed Codex CLI login (``$CODEX_HOME/auth.json``): read as it is; when a refresh has to
@@ -62,7 +62,7 @@ __all__ = [
 SOURCE_OWN = "llm-codex"
 SOURCE_CODEX_CLI = "codex-cli"
 
-#: A small marker in OUR file only: ``"possibly_spent"`` or ``"needs_login"`` (auth.md §6.4).
+#: A small marker in OUR file only: ``"possibly_spent"`` or ``"needs_login"`` (protocol §A6.4).
 MARKER_KEY = "llm_codex_refresh_state"
 MARKERS = ("possibly_spent", "needs_login")
 

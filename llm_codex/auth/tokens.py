@@ -33,9 +33,9 @@ __all__ = [
     "read_id_claims",
 ]
 
-#: Refresh when the access token expires within this many seconds (auth.md §6.1).
+#: Refresh when the access token expires within this many seconds (protocol §A6.1).
 REFRESH_WINDOW = 5 * 60
-#: Without a readable ``exp``, refresh when ``last_refresh`` is older than this (auth.md §6.1).
+#: Without a readable ``exp``, refresh when ``last_refresh`` is older than this (protocol §A6.1).
 FALLBACK_MAX_AGE = 8 * 24 * 3600
 
 _AUTH_CLAIM = "https://api.openai.com/auth"
@@ -76,7 +76,7 @@ class IdClaims:
 
 
 def read_id_claims(id_token: object) -> IdClaims:
-    """Read the account id, email, plan and user id from an id token (auth.md §4)."""
+    """Read the account id, email, plan and user id from an id token (protocol §A4)."""
     claims = jwt_claims(id_token, what="id token")
     auth = claims.get(_AUTH_CLAIM)
     auth = auth if isinstance(auth, dict) else {}
@@ -136,7 +136,7 @@ def access_token_plan(access_token: object) -> str | None:
 def needs_refresh(
     access_token: object, last_refresh: datetime | None, *, now: float | None = None
 ) -> bool:
-    """Whether a proactive refresh is due (auth.md §6.1).
+    """Whether a proactive refresh is due (protocol §A6.1).
 
     Due when ``exp - now <= 5 min``; only when ``exp`` cannot be read, when ``last_refresh`` is
     older than 8 days (or unknown). Never on wall-clock age when ``exp`` is readable.

@@ -2,7 +2,7 @@
 
 Three sources, in this order of trust:
 
-1. the backend's ``GET /models?client_version=X.Y.Z`` answer (spec §10), fetched only on request
+1. the backend's ``GET /models?client_version=X.Y.Z`` answer (protocol §10), fetched only on request
    (:func:`fetch_models`, :func:`refresh_cache`, ``llm codex models --refresh``);
 2. the cache file :func:`llm_codex.config.models_cache_path` written by :func:`save_cache`, used at
    any age by :func:`load_models`;
@@ -17,7 +17,7 @@ from the built-in entry.
 memoises the result per process, keyed on the file's path and modification stamp, so ``llm``
 start-up (which may register models several times) pays for one read at most.
 
-Parsing is lenient (spec §6.3: strict schemas broke other clients): unknown fields are kept in
+Parsing is lenient (protocol §6.3: strict schemas broke other clients): unknown fields are kept in
 :attr:`ModelInfo.raw`, odd values fall back to defaults, and an entry without a ``slug`` is
 skipped. Models that need the "Responses Lite" request form stay in the catalog with
 :attr:`ModelInfo.use_responses_lite` set, so the plugin can refuse them with a clear message.
@@ -65,7 +65,7 @@ MODEL_PREFIX = "openai-codex/"
 #: only on demand, so a day is plenty).
 DEFAULT_MAX_AGE = 24 * 3600
 
-#: Input modalities assumed when the entry does not say (spec §10.3 default).
+#: Input modalities assumed when the entry does not say (protocol §10.3 default).
 _DEFAULT_MODALITIES = ("text", "image")
 
 
@@ -131,7 +131,7 @@ def _ids(value: Any, key: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One catalog entry, with the capabilities the faces need (spec §10.3).
+    """One catalog entry, with the capabilities the faces need (protocol §10.3).
 
     ``reasoning_levels`` are the allowed ``reasoning.effort`` values (empty: the model takes no
     reasoning options). ``service_tiers`` are tier ids such as ``"priority"`` (shown as "Fast").
@@ -223,7 +223,7 @@ class ModelInfo:
         image_gen = data.get("supports_image_generation")
         if image_gen is None:
             # No catalog field exists for it; the hosted tool is reported to work on image-capable
-            # models (spec §5: "supported but not guaranteed").
+            # models (protocol §5: "supported but not guaranteed").
             supports_image_generation = "image" in input_modalities
         else:
             supports_image_generation = _as_bool(image_gen)
@@ -308,9 +308,10 @@ _LEVELS_FULL = [
 ]
 _FAST_TIER = [{"id": "priority", "name": "Fast", "description": "1.5x speed, increased usage"}]
 
-#: Raw entries in the backend's shape. gpt-5.5 follows the spec §10.3 example; the others are our
-#: best knowledge of the mid-2026 bundled catalog (capabilities chosen conservatively where the
-#: sources are silent: gpt-5.4-mini without the Fast tier, Spark text-only with a 128k window).
+#: Raw entries in the backend's shape. gpt-5.5 follows the Codex CLI's bundled catalog; the
+#: others are our best knowledge of the mid-2026 bundled catalog (capabilities chosen
+#: conservatively where the sources are silent: gpt-5.4-mini without the Fast tier, Spark
+#: text-only with a 128k window).
 _GPT_5_5: dict[str, Any] = {
     "slug": "gpt-5.5",
     "display_name": "GPT-5.5",

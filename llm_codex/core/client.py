@@ -5,7 +5,7 @@
 :mod:`~llm_codex.core.events` read the stream, :mod:`~llm_codex.core.failures` maps errors,
 :mod:`~llm_codex.core.retry` decides retries); only the I/O differs.
 
-Behaviour (spec §2, §6, §8):
+Behaviour (protocol §2, §6, §8):
 
 - one pooled ``httpx2.Client`` per process (an ``httpx2.AsyncClient`` per event loop), created
   on first use; a client passed as ``http=`` is used instead;

@@ -1,4 +1,4 @@
-"""From SSE ``data`` payloads to typed stream events and the final result (spec §6).
+"""From SSE ``data`` payloads to typed stream events and the final result (protocol §6).
 
 :class:`StreamAssembler` is pure (no I/O) and shared by the sync and async clients. Feed it the
 payloads of one network read; it returns the events for that read and remembers what it needs
@@ -143,7 +143,7 @@ def _number(value: Any) -> float | None:
 
 
 def _usage(data: Any) -> Usage:
-    """:class:`Usage` from whatever ``usage`` holds; odd values count as 0 (spec §6.2)."""
+    """:class:`Usage` from whatever ``usage`` holds; odd values count as 0 (protocol §6.2)."""
     if not isinstance(data, dict):
         return Usage()
     clean: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """What a failure means: every HTTP, transport and stream failure mapped to one error class.
 
-The one place that knows the backend's error shapes (protocol §5). Pure functions shared by the
+The one place that knows the backend's error shapes (protocol §7). Pure functions shared by the
 sync and async clients and the stream assembler:
 
 - :func:`map_http_error` turns a status, headers and body into one
@@ -127,7 +127,7 @@ def _short(text: str) -> str:
 
 
 def _error_fields(data: Any, text: str) -> tuple[str | None, str | None, dict[str, Any]]:
-    """``(code, detail, error_object)`` from any of the body shapes (spec §3.2, §7).
+    """``(code, detail, error_object)`` from any of the body shapes (protocol §3.2, §7).
 
     The error object is ``error`` when it is an object, else a ``detail`` object, else the
     body itself when it carries ``code``/``type``/``message`` at the top level. The code is the
@@ -269,7 +269,7 @@ def map_http_error(
     *,
     now: float | None = None,
 ) -> CodexError:
-    """The exception for an HTTP error answer (spec §3.2, §7, §8.3).
+    """The exception for an HTTP error answer (protocol §3.2, §7, §8.3).
 
     400/422 → :class:`BadRequest` with the backend's ``detail`` verbatim (``ModelNotSupported``
     for "model is not supported"); 401 → :class:`AuthenticationRequired`; 403 →
@@ -411,7 +411,7 @@ def _resets_at(err: dict[str, Any]) -> float | None:
 
 
 def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError:
-    """The exception for a ``response.failed`` error object (spec §8.3).
+    """The exception for a ``response.failed`` error object (protocol §8.3).
 
     ``context_length_exceeded`` → :class:`ContextWindowExceeded`; an error carrying
     ``plan_type``/``resets_at`` (or code ``usage_limit_reached``) → :class:`UsageLimitReached`;
@@ -458,14 +458,14 @@ def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError
         text = f": {message}" if message else "."
         exc = ResponseFailed(f"The backend failed the response{label}{text}", code=code)
         if code == "rate_limit_exceeded":
-            # "Please try again in 1.5s" / "in 28ms": retried once after that (spec §8.2).
+            # "Please try again in 1.5s" / "in 28ms": retried once after that (protocol §8.2).
             exc.retry_after = _try_again_in(message)  # type: ignore[attr-defined]
     exc.partial = partial  # type: ignore[attr-defined]
     return exc
 
 
 def stream_error(event: dict[str, Any], *, partial: CodexResult | None = None) -> CodexError:
-    """The exception for an ``error`` event, whatever its shape (spec §6.2).
+    """The exception for an ``error`` event, whatever its shape (protocol §6.2).
 
     Seen: ``{"type":"error","code","message"}``, ``{"type":"error","error":{…}}`` (with a
     ``status`` on WebSocket-style events) and ``{"type":"error","error":"text"}``. Codes

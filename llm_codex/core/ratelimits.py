@@ -1,4 +1,4 @@
-"""Usage windows: parsed from response headers (spec §9) and from ``/wham/usage`` (spec §11).
+"""Usage windows: parsed from response headers (protocol §9) and from ``/wham/usage`` (§11).
 
 Every ``/responses`` answer carries ``x-codex-*`` headers describing the plan's usage windows.
 :func:`parse_headers` turns them into a :class:`RateLimitSnapshot`; the plugin hands each one to
@@ -17,7 +17,7 @@ The snapshot and the warning bookkeeping share one small JSON file,
 concurrent writers do not lock: the last writer wins, which at worst repeats a warning.
 
 Windows are identified by their length, never by their position: free plans put the weekly window
-in ``primary`` (spec §11.3). A window whose reset time has passed has rolled over and counts as
+in ``primary`` (protocol §11.3). A window whose reset time has passed has rolled over and counts as
 0 % used (:meth:`RateLimitWindow.percent_at`).
 """
 
@@ -59,7 +59,7 @@ __all__ = [
 DEFAULT_WARNING_THRESHOLD = 90.0
 #: Minimum seconds between two warnings about the same window.
 WARNING_INTERVAL = 3600.0
-#: The default limit family (spec §9).
+#: The default limit family (protocol §9).
 DEFAULT_FAMILY = "codex"
 
 _WEEK_MINUTES = 7 * 24 * 60
@@ -335,7 +335,7 @@ class RateLimitSnapshot:
         )
 
 
-# --- headers (spec §9) -------------------------------------------------------------------------
+# --- headers (protocol §9) ---------------------------------------------------------------------
 
 _FAMILY_HEADER = re.compile(r"^x-(.+)-(?:primary|secondary)-used-percent$")
 
@@ -376,7 +376,7 @@ def _header_window(
 def parse_headers(
     headers: Mapping[str, str], *, now: float | None = None
 ) -> RateLimitSnapshot | None:
-    """The snapshot described by a response's ``x-*`` rate-limit headers (spec §9).
+    """The snapshot described by a response's ``x-*`` rate-limit headers (protocol §9).
 
     Names are case-insensitive. Every ``x-<name>-primary-used-percent`` (or ``secondary``) header
     defines a family ``<name>`` with ``-`` read as ``_``. A window is present only when its used
@@ -439,7 +439,7 @@ def _parse_headers(headers: Mapping[str, str], now: float) -> RateLimitSnapshot 
     )
 
 
-# --- /wham/usage (spec §11) --------------------------------------------------------------------
+# --- /wham/usage (protocol §11) ----------------------------------------------------------------
 
 
 def _usage_window(data: Any, now: float) -> RateLimitWindow | None:
@@ -458,7 +458,7 @@ def _usage_window(data: Any, now: float) -> RateLimitWindow | None:
     if used == 0 and not minutes and resets_at is None:
         return None
     if resets_at is not None and resets_at <= now:
-        used = 0.0  # rolled over since the server computed it (spec §11.3)
+        used = 0.0  # rolled over since the server computed it (protocol §11.3)
     return RateLimitWindow(used, minutes, resets_at)
 
 

@@ -1,6 +1,6 @@
 """The request we send to ``POST /responses``: body from an allow-list, and the headers.
 
-Only the fields of spec §3 can ever leave this module: ``build_body`` copies named fields of a
+Only the fields of protocol §3 can ever leave this module: ``build_body`` copies named fields of a
 :class:`~llm_codex.core.types.CodexRequest` into a fresh dict, so an option the backend rejects
 (``temperature``, ``max_output_tokens`` …) has no way in. Input items are copied with their
 top-level ``id`` removed (``store`` is false, so replayed server ids fail with 404) and any
@@ -34,7 +34,7 @@ __all__ = [
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 #: The ``include`` value that makes reasoning items carry ``encrypted_content`` for replay.
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
-#: Every key :func:`build_body` may produce (spec §3 and §13.1).
+#: Every key :func:`build_body` may produce (protocol §3 and §13.1).
 ALLOWED_BODY_KEYS = frozenset(
     {
         "model",
@@ -114,7 +114,7 @@ def session_id_for(req: CodexRequest) -> str:
 
 
 def build_body(req: CodexRequest) -> dict[str, Any]:
-    """The JSON body for ``POST /responses``, built from an allow-list (spec §3, §13.1).
+    """The JSON body for ``POST /responses``, built from an allow-list (protocol §3, §13.1).
 
     Always: ``model``, a non-empty ``instructions``, ``stream: true``, ``input`` (cleaned by
     :func:`clean_input`), ``tools`` (possibly empty), ``tool_choice``, ``parallel_tool_calls``,
@@ -172,7 +172,7 @@ def _auth_headers(creds: Credentials) -> dict[str, str]:
 def build_headers(
     creds: Credentials, *, session_id: str, turn_state: str | None = None
 ) -> dict[str, str]:
-    """Headers for ``POST /responses`` (spec §2.1, §13.2), and nothing else.
+    """Headers for ``POST /responses`` (protocol §2.1, §13.2), and nothing else.
 
     ``Authorization``, ``chatgpt-account-id`` (when known), ``originator`` and ``User-Agent``
     (our own identity), ``Accept: text/event-stream``, ``Content-Type: application/json``, and
@@ -191,7 +191,7 @@ def build_headers(
 
 
 def build_get_headers(creds: Credentials) -> dict[str, str]:
-    """Headers for authenticated ``GET`` requests (catalog, usage; spec §2.2, §2.3)."""
+    """Headers for authenticated ``GET`` requests (catalog, usage; protocol §2.2, §2.3)."""
     headers = _auth_headers(creds)
     headers["Accept"] = "*/*"
     return headers

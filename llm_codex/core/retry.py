@@ -1,4 +1,4 @@
-"""The retry policy: whether and when a failed attempt is repeated (spec §7, §8).
+"""The retry policy: whether and when a failed attempt is repeated (protocol §7, §8).
 
 Pure functions shared by the sync and async clients (which error class a failure is, is
 :mod:`~llm_codex.core.failures`' business):

@@ -2,7 +2,7 @@
 
 :meth:`SSEDecoder.feed` takes whatever text one read produced and returns the ``data`` payloads
 of the events that read completed, in order; the incomplete tail waits for the next read. Only
-``data`` matters to us (spec §6.1: the ``event:`` line repeats the JSON ``type``), so ``event``,
+``data`` matters to us (protocol §6.1: the ``event:`` line repeats the JSON ``type``), so ``event``,
 ``id``, ``retry`` and comment lines are dropped. An event's several ``data`` lines are joined
 with ``\\n`` as the SSE standard says. At the end of the stream :meth:`SSEDecoder.flush` hands
 over a last event that lacks its closing blank line (the reader skips it unless it is whole JSON).

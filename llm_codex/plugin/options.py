@@ -24,7 +24,7 @@ from llm_codex.core.catalog import ModelInfo
 
 __all__ = ["ABSENT_REASONS", "REJECTED_PARAMETERS", "capabilities", "options_class"]
 
-#: Parameters people try that the Codex backend rejects (spec §3.2), named in the error.
+#: Parameters people try that the Codex backend rejects (protocol §3.2), named in the error.
 REJECTED_PARAMETERS = frozenset(
     {
         "temperature",

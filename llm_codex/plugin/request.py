@@ -6,7 +6,7 @@ This is the API the model classes (:mod:`llm_codex.plugin.models`) call:
   :class:`~llm_codex.core.errors.ConfigurationError` (one sentence) before anything is sent.
 - :func:`attachment_types_for` — a model attribute.
 
-Request rules (spec §3, §13): options only as the catalog allows; reasoning effort defaults to
+Request rules (protocol §3, §13): options only as the catalog allows; reasoning effort defaults to
 the catalog's level; a reasoning summary ``auto`` is requested where the model supports it,
 unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defaults to the
 catalog's; function tools are sent with ``strict: false``; a schema becomes a strict

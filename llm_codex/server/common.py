@@ -163,7 +163,7 @@ def resolve_tool_choice(
 ) -> tuple[str | dict[str, Any], list[dict[str, Any]], bool]:
     """An OpenAI ``tool_choice`` mapped conservatively for the Codex backend.
 
-    Returns ``(tool_choice, tools, dropped)``. The Codex CLI only ever sends ``"auto"`` (spec
+    Returns ``(tool_choice, tools, dropped)``. The Codex CLI only ever sends ``"auto"`` (protocol
     §3), so only what is known to work, or cannot fail, is sent:
 
     - absent / ``"auto"`` -> ``"auto"``;

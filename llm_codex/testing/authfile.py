@@ -1,4 +1,4 @@
-"""Write credential files in the Codex CLI ``auth.json`` shape (auth.md §3), for tests.
+"""Write credential files in the Codex CLI ``auth.json`` shape (protocol §A3), for tests.
 
 The same shape serves our own store (``config.own_auth_path()``) and the Codex CLI's
 ``$CODEX_HOME/auth.json``. The directory is created 0700 and the file written 0600 atomically

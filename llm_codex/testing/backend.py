@@ -1,7 +1,7 @@
 """A faithful in-process fake of the Codex backend and of the auth issuer, for tests.
 
 One :class:`FakeCodexBackend` is one HTTP server on ``127.0.0.1`` (random port) that speaks the
-protocol of the project's specs (``codex-backend.md``, ``auth.md``). It imports nothing from
+protocol described in ``docs/protocol.md``. It imports nothing from
 ``llm_codex.core`` or ``llm_codex.auth``, so a client bug cannot hide behind the same bug in the
 fake. Start-up takes about a millisecond; ``stop()`` cuts open connections, wakes sleeping
 handlers and joins every server thread.
@@ -43,13 +43,13 @@ header is accepted and only recorded (:attr:`requests_without_account_id`).
 ``/responses`` answers
 ----------------------
 Every answer carries ``x-request-id``, ``cf-ray`` and the ``x-codex-*`` rate-limit headers of
-spec §9 (:meth:`set_rate_limit_headers` overrides them, :attr:`rate_limit_headers` shows them);
+protocol §9 (:meth:`set_rate_limit_headers` overrides them, :attr:`rate_limit_headers` shows them);
 only the Cloudflare page has none. Streams also carry ``x-models-etag``, ``openai-model`` and,
 when :attr:`turn_state` is set, ``x-codex-turn-state``.
 
 Processing order for one request: (1) a Cloudflare scenario at the head of the queue answers
 first (Cloudflare sits in front of everything), (2) authentication, (3) a server-error scenario
-at the head, (4) validation (400/404 bodies of spec §3.2; :attr:`require_instructions` switches
+at the head, (4) validation (400/404 bodies of protocol §3.2; :attr:`require_instructions` switches
 the instructions check), (5) the next queued scenario, else the default reply. So a queued
 scenario is not spent by a request that fails authentication or validation.
 
@@ -69,7 +69,7 @@ Encrypted reasoning: each ``encrypted_content`` is minted and remembered; replay
 items (without ``id``) are accepted when it is one of the fake's (:attr:`replayed_reasoning`:
 per accepted request, the response ids whose reasoning came back; :meth:`decode_encrypted`),
 and answered 400 ``invalid_encrypted_content`` otherwise. A reasoning item replayed *with* its
-``rs_…`` id gets the 404 of spec §3.2.
+``rs_…`` id gets the 404 of protocol §3.2.
 
 Scenario API (a FIFO queue; each accepted ``POST /responses`` consumes one)
 ---------------------------------------------------------------------------
@@ -79,7 +79,7 @@ Scenario API (a FIFO queue; each accepted ``POST /responses`` consumes one)
     ``also_text``: a ``commentary`` message before the call
 ``enqueue_tool_calls([(name, arguments_json), ...], *, also_text=None)``  parallel calls
 ``enqueue_usage_limit(*, plan_type="plus", resets_in=3600, body_has_reset=True,
-    window="primary")``  429 ``usage_limit_reached`` (spec §7) + exhausted ``x-codex-*``
+    window="primary")``  429 ``usage_limit_reached`` (protocol §7) + exhausted ``x-codex-*``
     headers incl. ``reset-at`` and ``x-codex-active-limit``
 ``enqueue_cloudflare()``  403 ``text/html`` "Just a moment...", ``cf-mitigated: challenge``
 ``enqueue_server_error(status=500, *, times=1, retry_after=None, body=None)``  the next
@@ -392,7 +392,7 @@ class FakeCodexBackend(OAuthEndpoints):
         body_has_reset: bool = True,
         window: str = "primary",
     ) -> None:
-        """Next turn answers 429 ``usage_limit_reached`` (spec §7) with exhausted headers."""
+        """Next turn answers 429 ``usage_limit_reached`` (protocol §7) with exhausted headers."""
         self._enqueue(
             "usage_limit",
             plan_type=plan_type,

@@ -1,4 +1,4 @@
-"""The fake's default model catalog (spec §10.3 shape) and ``client_version`` gating (§10.2).
+"""The fake's default model catalog (protocol §10.3 shape) and ``client_version`` gating (§10.2).
 
 Entries:
 

@@ -1,4 +1,4 @@
-"""The fake auth issuer's endpoints and token controls (auth.md), mixed into the fake backend.
+"""The fake auth issuer's endpoints and token controls (protocol §A2–§A10), mixed into the fake.
 
 Endpoints: ``GET /oauth/authorize`` (auto-consent redirect with ``code`` and ``state``; PKCE S256
 required; ``redirect_uri`` must be ``http://localhost|127.0.0.1:<port>/auth/callback``),
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CLIENT_ID", "OAuthEndpoints"]
 
-#: The Codex CLI's public OAuth client id (auth.md §2); the only one the fake accepts.
+#: The Codex CLI's public OAuth client id (protocol §A2); the only one the fake accepts.
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 
 
@@ -302,7 +302,7 @@ class OAuthEndpoints:
             {
                 "device_auth_id": device_auth_id,
                 self.device_usercode_field: user_code,
-                # a string on the wire (auth.md §8); an int set by a test is sent as an int
+                # a string on the wire (protocol §A8); an int set by a test is sent as an int
                 "interval": self.device_interval
                 if isinstance(self.device_interval, (int, float))
                 else str(self.device_interval),

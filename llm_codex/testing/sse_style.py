@@ -2,7 +2,7 @@
 
 The fake normally writes SSE exactly like the real backend (``event:`` + compact ``data:``
 lines, LF, ``type`` first). Set ``fake.sse_style`` to a dict to re-write every turn's stream
-with any of these variations (spec §6.1 allows all of them):
+with any of these variations (protocol §6.1 allows all of them):
 
 =====================  ==========================================================================
 ``event_lines``        False: no ``event:`` lines (default True)

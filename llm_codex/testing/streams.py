@@ -1,4 +1,4 @@
-"""SSE rendering of one model turn, shaped like the real backend's streams (spec §6).
+"""SSE rendering of one model turn, shaped like the real backend's streams (protocol §6).
 
 A :class:`TurnPlan` says what the turn contains (output items in order, a terminal outcome,
 pacing); :func:`render` turns it into the byte pieces the HTTP layer streams: ``event:`` and

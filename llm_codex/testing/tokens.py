@@ -1,13 +1,13 @@
 """The fake issuer's tokens: JWT-shaped access and id tokens, single-use refresh tokens.
 
-Tokens look like the real ones (auth.md §4): three base64url segments, claims
+Tokens look like the real ones (protocol §A4): three base64url segments, claims
 ``exp``/``iat``/``iss``/``aud`` and the ``https://api.openai.com/auth`` object carrying
 ``chatgpt_account_id``, ``chatgpt_plan_type`` and ``chatgpt_user_id``; the id token also has
 ``email``. The signature is an HMAC over the first two segments with a per-fake secret, so a
 token from another fake (or a hand-made one) is never accepted: acceptance is decided by the
 registry of tokens this authority issued, never by decoding alone.
 
-Refresh tokens rotate (auth.md §5): each works once; a spent one answers ``refresh_token_reused``,
+Refresh tokens rotate (protocol §A5): each works once; a spent one answers ``refresh_token_reused``,
 a revoked one ``refresh_token_invalidated``, an expired one ``refresh_token_expired``. Tokens
 issued together form a *family*; revoking any member revokes the family, and access tokens of a
 revoked family answer 401 ``token_invalidated``.
@@ -202,7 +202,7 @@ class TokenAuthority:
     # --- checking --------------------------------------------------------------------------
 
     def check_access(self, authorization: str | None, *, now: float | None = None) -> AccessCheck:
-        """Judge an ``Authorization`` header value the way the backend does (spec §7)."""
+        """Judge an ``Authorization`` header value the way the backend does (protocol §7)."""
         now = time.time() if now is None else now
         if not authorization or not authorization.lower().startswith("bearer "):
             return AccessCheck(False, 401, _UNAUTHORIZED)
@@ -249,7 +249,7 @@ class TokenAuthority:
     def refresh(
         self, refresh_token: str, *, access_ttl: float, refresh_ttl: float | None
     ) -> tuple[int, dict[str, Any]]:
-        """Redeem a refresh token once: ``(200, tokens)`` or ``(401, error body)`` (auth.md §5)."""
+        """Redeem a refresh token once: ``(200, tokens)`` or ``(401, error body)`` (§A5)."""
         now = time.time()
         with self._lock:
             record = self._refresh.get(refresh_token)

@@ -1,4 +1,4 @@
-"""Rate-limit headers (spec §9), the ``/wham/usage`` payload (§11) and token estimates.
+"""Rate-limit headers (protocol §9), the ``/wham/usage`` payload (§11) and token estimates.
 
 Token counts are estimates (about four characters per token of the JSON form), good enough for
 assertions that usage is present and that cached tokens appear when a prefix repeats.
@@ -63,7 +63,7 @@ def usage_limit_headers(
 
 
 def default_usage_payload(*, plan_type: str = "plus", now: float | None = None) -> dict:
-    """A realistic ``/wham/usage`` answer (spec §11.2 shape): 5-hour and weekly windows."""
+    """A realistic ``/wham/usage`` answer (protocol §11.2 shape): 5-hour and weekly windows."""
     now = time.time() if now is None else now
     return {
         "plan_type": plan_type,

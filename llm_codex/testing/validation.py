@@ -1,4 +1,4 @@
-"""Request validation for ``POST /responses``, the way the real backend answers (spec §3.2).
+"""Request validation for ``POST /responses``, the way the real backend answers (protocol §3.2).
 
 :func:`validate` returns ``None`` for an acceptable body or a :class:`Rejection` (status and JSON
 body). Checks run in this order, first failure wins:
@@ -55,7 +55,7 @@ from llm_codex.testing.catalog import model_by_slug
 
 __all__ = ["ALLOWED_FIELDS", "INCLUDE_VALUES", "Rejection", "client_generated_id", "validate"]
 
-#: Top-level body fields the backend accepts (spec §3). ``stream_options`` and
+#: Top-level body fields the backend accepts (protocol §3). ``stream_options`` and
 #: ``prompt_cache_options`` are in the 0.169.0 binary, so they are tolerated too.
 ALLOWED_FIELDS = frozenset(
     {

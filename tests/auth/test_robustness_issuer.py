@@ -1,4 +1,4 @@
-"""Sign-in and refresh against an issuer that answers in other spec-conformant ways (auth.md §4–§8).
+"""Sign-in and refresh against an issuer that answers in other conformant ways (protocol §A4–§A8).
 
 Refresh answers with some fields missing or form-encoded, error codes in each of the three
 places the CLI reads them, ``invalid_grant``, device-code answers with ``usercode``, numeric

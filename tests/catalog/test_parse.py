@@ -1,4 +1,4 @@
-"""Lenient parsing of catalog entries (spec §10.3) and the built-in fallback list."""
+"""Lenient parsing of catalog entries (protocol §10.3) and the built-in fallback list."""
 
 from __future__ import annotations
 

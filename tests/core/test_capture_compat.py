@@ -9,7 +9,7 @@ from llm_codex.core.request import build_body
 from ..captures import codex_cli_exec
 from .helpers import creds_from, drive, user_request
 
-# Headers the CLI sent that we deliberately omit (spec §2.1 "Our client" column).
+# Headers the CLI sent that we deliberately omit (protocol §2.1).
 OMITTED = {"x-codex-beta-features", "x-codex-window-id", "x-codex-turn-metadata"}
 # Transport headers added by the HTTP layer on either side.
 TRANSPORT = {"host", "content-length", "connection"}

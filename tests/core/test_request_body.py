@@ -87,7 +87,7 @@ def test_body_never_carries_a_rejected_field_an_item_id_or_a_system_message(req)
 
 
 def test_minimal_body_matches_the_recommended_profile():
-    """A plain prompt is sent exactly as spec §13.1 recommends, in the capture's field order."""
+    """A plain prompt is sent exactly as protocol §13.1 recommends, in the capture's field order."""
     req = user_request("Hello", session_id="0196f2d8-7c1e-7a53-9a51-3f7f0d2b9c11")
     body = build_body(req)
     assert list(body) == [
@@ -194,7 +194,7 @@ def test_turn_headers_are_exactly_the_recommended_set():
 
 
 def test_get_headers_match_the_catalog_request():
-    """GET headers: auth, account, identity and Accept */* (spec §2.2), nothing per-turn."""
+    """GET headers: auth, account, identity and Accept */* (protocol §2.2), nothing per-turn."""
     headers = build_get_headers(Credentials("tok", "acct-1"))
     assert headers == {
         "Authorization": "Bearer tok",

@@ -1,4 +1,4 @@
-"""Catalog and usage answers with missing or null fields (spec §10.3, §11)."""
+"""Catalog and usage answers with missing or null fields (protocol §10.3, §11)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The client against HTTP answers of a different, spec-conformant backend (spec §6, §7, §8).
+"""The client against HTTP answers of a different, spec-conformant backend (protocol §6, §7, §8).
 
-Error bodies of every shape in the §7 catalogue, headers in any case, a stream that keeps the
+Error bodies of every shape in the protocol §7 table, headers in any case, a stream that keeps the
 connection open after ``response.completed``, and the 401 → one refresh → resend rule for
 every 401 body shape.
 """

@@ -1,4 +1,4 @@
-"""The stream reader against SSE written by a different, spec-conformant server (spec §6).
+"""The stream reader against SSE written by a different, spec-conformant server (protocol §6).
 
 A property test serialises random event sequences with random formatting (with or without
 ``event:`` lines, ``data:`` with or without a space, CRLF/CR/LF, spaced JSON, shuffled keys,

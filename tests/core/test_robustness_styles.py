@@ -1,6 +1,6 @@
 """Whole turns through the real client against the fake writing SSE like other servers would.
 
-``fake.sse_style`` re-writes each stream (spec §6.1 variants); the user must see the same text,
+``fake.sse_style`` re-writes each stream (protocol §6.1 variants); the user must see the same text,
 reasoning, tool calls and usage as with the backend's own formatting, sync and async.
 """
 

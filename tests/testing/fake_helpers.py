@@ -54,7 +54,7 @@ class Client:
 
 
 def turn(prompt: str = "hello", **overrides: Any) -> dict[str, Any]:
-    """A valid request body in the shape our client sends (spec §13.1)."""
+    """A valid request body in the shape our client sends (protocol §13.1)."""
     body = {
         "model": "gpt-5.5",
         "instructions": "You are a helpful assistant.",

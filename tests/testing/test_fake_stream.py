@@ -1,4 +1,4 @@
-"""The fake's /responses streams look like the real backend's (spec §6)."""
+"""The fake's /responses streams look like the real backend's (protocol §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fake rejects requests the way the real backend does (spec §3.2) and checks tokens."""
+"""The fake rejects requests the way the real backend does (protocol §3.2) and checks tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Passive rate-limit snapshots from the x-codex-* response headers (spec §9)."""
+"""Passive rate-limit snapshots from the x-codex-* response headers (protocol §9)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_a_window_without_reset_time_is_kept():
 
 
 def test_an_all_zero_window_counts_as_absent():
-    """A window with 0 %, no length and no reset time is not a window (spec §9)."""
+    """A window with 0 %, no length and no reset time is not a window (protocol §9)."""
     snap = parse_headers(
         {
             "x-codex-primary-used-percent": "0",

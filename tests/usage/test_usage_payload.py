@@ -1,4 +1,4 @@
-"""Snapshots from the /wham/usage answer (spec §11)."""
+"""Snapshots from the /wham/usage answer (protocol §11)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from llm_codex.core.ratelimits import Credits, RateLimitWindow, parse_usage_payl
 
 NOW = 1_779_780_000.0
 
-PLUS_SAMPLE = {  # spec §11.2, first sample (codex2api #168)
+PLUS_SAMPLE = {  # protocol §11.2, first sample (codex2api #168)
     "plan_type": "plus",
     "rate_limit": {
         "allowed": False,
@@ -29,7 +29,7 @@ PLUS_SAMPLE = {  # spec §11.2, first sample (codex2api #168)
     },
 }
 
-FREE_SAMPLE = {  # spec §11.2, second sample: the weekly window arrives as "primary"
+FREE_SAMPLE = {  # protocol §11.2, second sample: the weekly window arrives as "primary"
     "plan_type": "free",
     "rate_limit": {
         "allowed": True,
