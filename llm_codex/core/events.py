@@ -12,8 +12,9 @@ for the result:
 - ``response.completed`` ends the stream with :class:`Completed`; ``response.failed``,
   ``response.incomplete`` and ``error`` end it with an exception in :attr:`error` (the events
   of the same read are still returned first); EOF without any of them is
-  :class:`StreamClosedEarly` from :meth:`eof_error`. Every failure carries ``partial``: the
-  result so far, including the text of an unfinished message.
+  :class:`StreamClosedEarly` from :meth:`eof_error` (which error class a failure is, is
+  :mod:`~llm_codex.core.failures`' business). Every failure carries ``partial``: the result so
+  far, including the text of an unfinished message.
 
 Memory stays flat in the stream's length: raw events are never kept, only finished items and
 the text of the message still being written.
