@@ -31,7 +31,9 @@ def _sync_run(prompt: str, tools: list) -> dict[str, Any]:
                 chunks.append(chunk)
     except llm.ModelError as exc:
         error = str(exc)
-    return {"chunks": chunks, "error": error, "responses": [_response(r) for r in responses]}
+    # Tool calls are asked of finished responses only (asking a failed one would run it again).
+    kept = [_response(r, [] if error else r.tool_calls()) for r in responses]
+    return {"chunks": chunks, "error": error, "responses": kept}
 
 
 async def _async_run(prompt: str, tools: list) -> dict[str, Any]:
@@ -45,16 +47,16 @@ async def _async_run(prompt: str, tools: list) -> dict[str, Any]:
                 chunks.append(chunk)
     except llm.ModelError as exc:
         error = str(exc)
-    return {"chunks": chunks, "error": error, "responses": [_response(r) for r in responses]}
+    kept = [_response(r, [] if error else await r.tool_calls()) for r in responses]
+    return {"chunks": chunks, "error": error, "responses": kept}
 
 
-def _response(response: Any) -> dict[str, Any]:
-    """What a finished (or failed) response kept: its logged JSON, usage and tool calls (read
-    from the attributes both kinds of response share, so nothing is awaited or re-run)."""
+def _response(response: Any, tool_calls: list) -> dict[str, Any]:
+    """What a finished (or failed) response kept: its logged JSON, usage and tool calls."""
     return {
         "response_json": plain(response.response_json),
         "usage": [response.input_tokens, response.output_tokens, response.token_details],
-        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in response._tool_calls],
+        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in tool_calls],
     }
 
 
@@ -92,3 +94,5 @@ def test_sync_and_async_models_behave_the_same(codex_backend, codex_login, scena
     sync, async_ = outcomes
     assert sync == async_
     assert sync["chunks"] or sync["error"]
+    if tools:  # the chain ran the tool and answered after it
+        assert sync["responses"][0]["tool_calls"] and len(sync["requests"]) == 2
