@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_codex.core import errors as core_errors
 from llm_codex.core.types import (
     Completed,
     ItemAdded,
@@ -30,6 +31,7 @@ __all__ = [
     "Accumulator",
     "Translation",
     "chain",
+    "collect_turn",
     "derive_session_id",
     "first_user_text",
     "model_slug",
@@ -75,6 +77,33 @@ async def chain(
         yield first
     async for event in rest:
         yield event
+
+
+async def collect_turn(
+    first: StreamEvent | None,
+    rest: AsyncIterator[StreamEvent],
+    acc: Accumulator,
+    *,
+    feed: Callable[[StreamEvent], object] | None = None,
+) -> tuple[Usage | None, str | None]:
+    """Reads a whole turn into ``acc`` (through ``feed`` when given, which must feed ``acc``).
+
+    Returns ``(usage, incomplete_reason)``: ``incomplete_reason`` is set when the backend
+    truncated the turn (``acc`` then holds the partial output). A stream that ends without a
+    terminal event raises :class:`~llm_codex.core.errors.StreamClosedEarly`. The stream is
+    not closed here: the caller owns it.
+    """
+    feed = feed or acc.feed
+    try:
+        async for event in chain(first, rest):
+            feed(event)
+    except core_errors.IncompleteResponse as exc:
+        return getattr(exc.partial, "usage", None), exc.reason or "unknown"
+    if acc.result is None:
+        raise core_errors.StreamClosedEarly(
+            "The backend's stream ended before the response was complete."
+        )
+    return acc.result.usage, None
 
 
 def new_id(prefix: str) -> str:
