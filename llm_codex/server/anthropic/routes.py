@@ -41,6 +41,8 @@ __all__ = [
     "wants_anthropic",
 ]
 
+#: Claude Code's conversation id header (keys the prompt cache).
+SESSION_HEADER = "x-claude-code-session-id"
 #: Seconds of silence after which a ``ping`` event is written.
 DEFAULT_PING_INTERVAL = 10.0
 
@@ -115,7 +117,9 @@ async def create_message(request: Request) -> Response:
     """``POST /v1/messages``."""
     app = _server()
     body = await app.read_json(request)
-    tr = translate_messages_request(body, aliases=aliases(request))
+    tr = translate_messages_request(
+        body, aliases=aliases(request), session=request.headers.get(SESSION_HEADER)
+    )
     app._log_info(request)["model"] = tr.model
     first, stream = await app._open(request, tr.request)
     message_id = new_id("msg_")

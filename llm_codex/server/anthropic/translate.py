@@ -75,6 +75,8 @@ _QUIET = {
 _EFFORT_ORDER = ("none", "minimal", "low", "medium", "high", "xhigh")
 #: ``output_config.effort`` values -> catalog levels (Anthropic's ``max`` is the top level).
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+#: Claude Code's first system block starts so (``x-anthropic-billing-header: cc_version=…``).
+_BILLING_HEADER = "x-anthropic-billing-header:"
 #: ``thinking.budget_tokens`` upper bounds for each level.
 _BUDGETS = ((4096, "low"), (16384, "medium"), (32768, "high"))
 
@@ -257,13 +259,18 @@ def _assistant_items(content: Any, where: str) -> list[dict[str, Any]]:
 
 
 def _system_text(system: Any) -> str | None:
+    """The text of ``system`` blocks, without Claude Code's billing-header line: it is meta
+    data for Anthropic, not an instruction, and its version stamp would break prompt caching."""
     if system is None or isinstance(system, str):
         return system or None
     if isinstance(system, list):
         texts = [
             b["text"]
             for b in system
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+            if isinstance(b, dict)
+            and b.get("type") == "text"
+            and isinstance(b.get("text"), str)
+            and not b["text"].startswith(_BILLING_HEADER)
         ]
         return "\n\n".join(t for t in texts if t) or None
     raise _refuse("'system' must be a string or a list of text blocks.", "system")
@@ -421,10 +428,17 @@ def _text_format(output_config: Any) -> dict[str, Any] | None:
 
 
 def translate_messages_request(
-    body: dict[str, Any], *, aliases: Mapping[str, str], find_model: Any = None
+    body: dict[str, Any],
+    *,
+    aliases: Mapping[str, str],
+    session: str | None = None,
+    find_model: Any = None,
 ) -> MessagesTranslation:
     """A Messages request body as a core request (or :class:`RequestRefused`).
 
+    ``session`` is the client's conversation id when it sends one (Claude Code's
+    ``x-claude-code-session-id`` header): it keys the prompt cache. Otherwise the key is
+    derived from ``metadata.user_id``, the instructions and the first user message.
     ``find_model(slug)`` gives the catalog entry (for the reasoning levels); default: the
     catalog cache or the built-in list.
     """
@@ -467,7 +481,7 @@ def translate_messages_request(
         reasoning_summary=summary,
         text_format=_text_format(body.get("output_config")),
         session_id=derive_session_id(
-            explicit=None,
+            explicit=session,
             user=user if isinstance(user, str) else None,
             instructions=instructions,
             items=items,
