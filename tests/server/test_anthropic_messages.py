@@ -411,3 +411,27 @@ def test_configured_aliases(serve, codex_login, codex_backend):
     )
     assert _last_body(codex_backend)["model"] == "gpt-5.4-mini"
     assert claude.models.list().data[0].id == "claude-sonnet"
+
+
+def test_ping_during_silence(serve, codex_login, codex_backend):
+    """While the backend is silent, the stream carries ping events; the SDK still reads it."""
+    server = serve(ping_interval=0.03)
+    codex_backend.enqueue_slow(text="slow", delay=0.12)
+    body = {
+        "model": "gpt-5.5",
+        "max_tokens": 5,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    headers = {"anthropic-version": "2023-06-01"}
+    with httpx2.stream(
+        "POST", server.url + "/v1/messages?beta=true", json=body, headers=headers, timeout=30
+    ) as r:
+        raw = r.read().decode()
+    events = [line[7:] for line in raw.splitlines() if line.startswith("event: ")]
+    assert events[0] == "message_start" and events[-1] == "message_stop"
+    assert "ping" in events
+    codex_backend.enqueue_slow(text="slow", delay=0.05)
+    claude = anthropic.Anthropic(base_url=server.url, api_key="x", max_retries=0)
+    with claude.messages.stream(**{k: v for k, v in body.items() if k != "stream"}) as stream:
+        assert stream.get_final_message().content[0].text == "slow"
