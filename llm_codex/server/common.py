@@ -34,6 +34,8 @@ __all__ = [
     "collect_turn",
     "derive_session_id",
     "first_user_text",
+    "function_tool",
+    "input_image",
     "model_slug",
     "new_id",
     "resolve_tool_choice",
@@ -136,6 +138,42 @@ def text_of(content: Any) -> str:
                 texts.append(part["text"])
         return "".join(texts)
     return ""
+
+
+_IMAGE_DETAILS = ("auto", "low", "high", "original")
+
+
+def input_image(url: str, *, detail: Any = None, where: str = "messages") -> dict[str, Any]:
+    """An ``input_image`` part for a ``data:`` or ``http(s):`` URL, passed on as it is (the
+    server never fetches anything itself); other schemes are refused. ``detail`` defaults to
+    ``auto`` when absent or unknown."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("data", "http", "https"):
+        raise RequestRefused(
+            f"{where}: image URLs must be data: or http(s): URLs, not {scheme}:.", param="messages"
+        )
+    return {
+        "type": "input_image",
+        "image_url": url,
+        "detail": detail if detail in _IMAGE_DETAILS else "auto",
+    }
+
+
+def function_tool(
+    name: str, parameters: Any, *, description: Any = None, strict: bool = False
+) -> dict[str, Any]:
+    """A Responses function tool; an absent or odd schema becomes an empty object schema."""
+    tool: dict[str, Any] = {
+        "type": "function",
+        "name": name,
+        "parameters": parameters
+        if isinstance(parameters, dict) and parameters
+        else {"type": "object", "properties": {}},
+        "strict": strict,
+    }
+    if isinstance(description, str) and description:
+        tool["description"] = description
+    return tool
 
 
 def first_user_text(items: list[dict[str, Any]]) -> str:

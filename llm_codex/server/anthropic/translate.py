@@ -39,6 +39,8 @@ from llm_codex.server.anthropic.signature import open_signature
 from llm_codex.server.common import (
     Translation,
     derive_session_id,
+    function_tool,
+    input_image,
     resolve_tool_choice,
     split_system,
 )
@@ -124,11 +126,9 @@ def _image(block: dict[str, Any], where: str) -> dict[str, Any]:
         url = f"data:{media};base64,{data}"
     elif kind == "url" and isinstance(source.get("url"), str):
         url = source["url"]
-        if url.split(":", 1)[0].lower() not in ("http", "https", "data"):
-            raise _refuse(f"{where}: image URLs must be http(s) or data: URLs.")
     else:
         raise _refuse(f"{where}: image sources must be base64 or url (uploaded files: not here).")
-    return {"type": "input_image", "image_url": url, "detail": "auto"}
+    return input_image(url, where=where)
 
 
 def _document(block: dict[str, Any], where: str) -> dict[str, Any] | None:
@@ -322,16 +322,9 @@ def _tools(tools: Any, dropped: list[str]) -> list[dict[str, Any]]:
         name = tool.get("name")
         if not isinstance(name, str) or not name:
             raise _refuse(f"tools[{n}] needs a 'name'.", "tools")
-        schema = tool.get("input_schema")
-        entry: dict[str, Any] = {
-            "type": "function",
-            "name": name,
-            "parameters": schema if isinstance(schema, dict) else {"type": "object"},
-            "strict": False,
-        }
-        if isinstance(tool.get("description"), str) and tool["description"]:
-            entry["description"] = tool["description"]
-        out.append(entry)
+        out.append(
+            function_tool(name, tool.get("input_schema"), description=tool.get("description"))
+        )
     return out
 
 
