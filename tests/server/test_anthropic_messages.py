@@ -397,6 +397,11 @@ def test_models_in_anthropic_shape(claude, server):
     assert ids[:3] == ["claude-opus", "claude-sonnet", "claude-haiku"]
     assert "gpt-5.5" in ids
     assert claude.models.retrieve("claude-sonnet").display_name.startswith("claude-sonnet")
+    haiku = claude.models.retrieve("claude-haiku-4-5")
+    assert haiku.display_name.endswith("(gpt-5.4-mini on ChatGPT)")
+    assert claude.models.retrieve("gpt-5.5").display_name == "GPT-5.5"
+    with pytest.raises(anthropic.NotFoundError):
+        claude.models.retrieve("gpt-0")
     assert httpx2.head(server.url + "/").status_code == 200
     openai_shape = httpx2.get(server.url + "/v1/models").json()
     assert openai_shape["object"] == "list"

@@ -63,6 +63,7 @@ _ARGS = _DELTA + '{"type":"input_json_delta","partial_json":%s}}\n\n'
 _SIGN = _DELTA + '{"type":"signature_delta","signature":%s}}\n\n'
 _MESSAGE_STOP = sse_event({"type": "message_stop"})
 _THINKING_BLOCK = {"type": "thinking", "thinking": "", "signature": ""}
+_TEXT_BLOCK = {"type": "text", "text": ""}
 
 
 def anthropic_usage(usage: Usage | None) -> dict[str, int]:
@@ -148,7 +149,6 @@ class MessagesEncoder:
         self.acc = Accumulator()
         self.finished = False
         self._open: dict[int, int] = {}  # output index -> block index of the open block
-        self._kind: dict[int, str] = {}
         self._blocks = 0
         self._calls = 0
         self._args: dict[int, list[str]] = {}
@@ -172,9 +172,8 @@ class MessagesEncoder:
         }
         return sse_event({"type": "message_start", "message": message})
 
-    def _begin(self, index: int, kind: str, block: dict[str, Any]) -> bytes:
+    def _begin(self, index: int, block: dict[str, Any]) -> bytes:
         self._open[index] = self._blocks
-        self._kind[index] = kind
         self._blocks += 1
         return sse_event(
             {"type": "content_block_start", "index": self._open[index], "content_block": block}
@@ -191,7 +190,7 @@ class MessagesEncoder:
             text = self._scanner.feed(text)
         if text:
             if index not in self._open:
-                out = self._begin(index, "text", {"type": "text", "text": ""})
+                out = self._begin(index, _TEXT_BLOCK)
             out += (_TEXT % (self._open[index], _dumps(text))).encode()
         if self._scanner is not None and self._scanner.hit is not None:
             self.stop_sequence = self._scanner.hit
@@ -203,7 +202,7 @@ class MessagesEncoder:
     def _thinking(self, index: int, text: str, summary_index: int) -> bytes:
         out = b""
         if index not in self._open:
-            out = self._begin(index, "thinking", _THINKING_BLOCK)
+            out = self._begin(index, _THINKING_BLOCK)
             self._summary_index[index] = summary_index
         elif self._summary_index.get(index) != summary_index:
             self._summary_index[index] = summary_index
@@ -219,7 +218,7 @@ class MessagesEncoder:
             "name": item.get("name") or "",
             "input": {},
         }
-        return self._begin(index, "tool_use", block)
+        return self._begin(index, block)
 
     def _arguments(self, index: int, piece: str) -> bytes:
         self._args[index].append(piece)
@@ -245,7 +244,7 @@ class MessagesEncoder:
                 text = _summary_text(item) if self.thinking == "shown" else ""
                 if not text and not encrypted:
                     return b""
-                out += self._begin(index, "thinking", _THINKING_BLOCK)
+                out += self._begin(index, _THINKING_BLOCK)
                 if text:
                     out += (_THINK % (self._open[index], _dumps(text))).encode()
             if isinstance(encrypted, str) and encrypted:
@@ -264,7 +263,7 @@ class MessagesEncoder:
     def _text_raw(self, index: int, text: str) -> bytes:
         out = b""
         if index not in self._open:
-            out = self._begin(index, "text", {"type": "text", "text": ""})
+            out = self._begin(index, _TEXT_BLOCK)
         return out + (_TEXT % (self._open[index], _dumps(text))).encode()
 
     def feed(self, event: StreamEvent) -> bytes:

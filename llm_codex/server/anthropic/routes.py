@@ -26,7 +26,12 @@ from starlette.types import Message, Send
 from llm_codex.core import errors as core_errors
 from llm_codex.server.anthropic.encode import PING, MessagesEncoder, encode_stream, message_object
 from llm_codex.server.anthropic.errors import anthropic_error
-from llm_codex.server.anthropic.models import DEFAULT_ALIASES, model_list, model_object
+from llm_codex.server.anthropic.models import (
+    DEFAULT_ALIASES,
+    model_list,
+    model_object,
+    resolve_model,
+)
 from llm_codex.server.anthropic.tokens import count_request_tokens
 from llm_codex.server.anthropic.translate import translate_messages_request
 from llm_codex.server.common import Accumulator, collect_turn, new_id
@@ -176,12 +181,14 @@ async def get_model(request: Request) -> Response:
     from llm_codex.core.catalog import load_models
 
     name = request.path_params["model"]
-    table = aliases(request)
-    if name in table:
-        return JSONResponse(model_object(name, f"{name} ({table[name]} on ChatGPT)"))
+    try:
+        slug = resolve_model(name, aliases(request))
+    except RequestRefused as exc:
+        return _error(exc)
     for model in load_models():
-        if model.slug == name:
-            return JSONResponse(model_object(model.slug, model.display_name))
+        if model.slug == slug:
+            shown = model.display_name if name == slug else f"{name} ({slug} on ChatGPT)"
+            return JSONResponse(model_object(name, shown))
     return _error(
         RequestRefused(f"The model '{name}' is not known here.", status=404, param="model")
     )
