@@ -440,3 +440,18 @@ def test_ping_during_silence(serve, codex_login, codex_backend):
     claude = anthropic.Anthropic(base_url=server.url, api_key="x", max_retries=0)
     with claude.messages.stream(**{k: v for k, v in body.items() if k != "stream"}) as stream:
         assert stream.get_final_message().content[0].text == "slow"
+
+
+def test_truncated_turn_is_max_tokens(claude, codex_login, codex_backend):
+    """A turn the backend cut short ends with stop_reason max_tokens, streamed or not."""
+    codex_backend.enqueue_incomplete(text="partial answer")
+    msg = claude.messages.create(
+        model="gpt-5.5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    )
+    assert msg.stop_reason == "max_tokens" and msg.content[0].text == "partial answer"
+    codex_backend.enqueue_incomplete(text="partial answer")
+    with claude.messages.stream(
+        model="gpt-5.5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens" and final.content[0].text == "partial answer"
