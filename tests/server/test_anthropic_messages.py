@@ -455,3 +455,16 @@ def test_truncated_turn_is_max_tokens(claude, codex_login, codex_backend):
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "max_tokens" and final.content[0].text == "partial answer"
+
+
+def test_streams_reuse_the_backend_connection(claude, codex_login, codex_backend):
+    """Streamed messages read the backend's stream to its end, so one pooled connection serves
+    every turn (leaving early would cost a new TLS connection per turn)."""
+    body = dict(model="gpt-5.5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    with claude.messages.stream(**body) as stream:
+        stream.get_final_message()
+    before = codex_backend.connections_accepted
+    for _ in range(3):
+        with claude.messages.stream(**body) as stream:
+            stream.get_final_message()
+    assert codex_backend.connections_accepted == before

@@ -328,11 +328,14 @@ async def encode_stream(
             if data or pending:
                 yield pending + data
                 pending = b""
-            if encoder.finished:
-                return
-        raise core_errors.StreamClosedEarly(
-            "The backend's stream ended before the response was complete."
-        )
+            if encoder.stop_sequence is not None:
+                return  # stop generating: the backend stream is closed by the caller
+        # (after Completed the core ends the stream itself, handing the connection back to
+        # the pool; leaving the loop early would cost a new connection per turn)
+        if not encoder.finished:
+            raise core_errors.StreamClosedEarly(
+                "The backend's stream ended before the response was complete."
+            )
     except Exception as exc:  # ends the stream with an error event, never a traceback
         yield pending + encoder.fail(exc)
 
