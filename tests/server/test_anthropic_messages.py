@@ -229,6 +229,10 @@ def test_thinking_signature_replay(claude, codex_login, codex_backend):
     reasoning = [i for i in _last_body(codex_backend)["input"] if i["type"] == "reasoning"]
     assert reasoning and "id" not in reasoning[0]
 
+    # another model does not get this model's encrypted reasoning
+    claude.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=turn)
+    assert not [i for i in _last_body(codex_backend)["input"] if i["type"] == "reasoning"]
+
     forged = json.loads(json.dumps(turn))
     sig = forged[1]["content"][0]["signature"]
     forged[1]["content"][0]["signature"] = sig[:-3] + ("AAA" if sig[-3:] != "AAA" else "BBB")

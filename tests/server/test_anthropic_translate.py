@@ -96,20 +96,21 @@ def test_any_request_translates_or_is_refused(msgs, system, thinking, tools):
 
 @given(st.text(min_size=1, max_size=200))
 def test_signature_round_trip(content):
-    assert open_signature(seal(content, key=KEY), key=KEY) == content
+    assert open_signature(seal(content, model="m", key=KEY), model="m", key=KEY) == content
+    assert open_signature(seal(content, model="m", key=KEY), model="m2", key=KEY) is None
 
 
 @given(st.text(min_size=1, max_size=100), st.data())
 def test_damaged_or_foreign_signatures_are_refused(content, data):
-    sig = seal(content, key=KEY)
+    sig = seal(content, model="m", key=KEY)
     at = data.draw(st.integers(0, len(sig) - 1))
     ch = data.draw(st.sampled_from("AbZ09-_.x"))
     damaged = sig[:at] + ch + sig[at + 1 :]
     if damaged != sig:
-        assert open_signature(damaged, key=KEY) in (None, content)
+        assert open_signature(damaged, model="m", key=KEY) in (None, content)
         # the MAC covers the payload: a changed payload never opens to different content
-    assert open_signature(sig, key=b"o" * 32) is None
-    assert open_signature("EqQBCkYIARgCKkA" + sig, key=KEY) is None
+    assert open_signature(sig, model="m", key=b"o" * 32) is None
+    assert open_signature("EqQBCkYIARgCKkA" + sig, model="m", key=KEY) is None
 
 
 def _reference_cut(text, seqs):
@@ -258,7 +259,9 @@ def test_stream_is_well_formed(text_pieces, summary_pieces, arguments):
         ItemDone(c_done, 2),
         Completed(CodexResult(items=[r_done, m_done, c_done], usage=Usage(10, 5, 4))),
     ]
-    encoder = MessagesEncoder(message_id="msg_1", model="claude-x", thinking="shown")
+    encoder = MessagesEncoder(
+        message_id="msg_1", model="claude-x", slug="gpt-5.5", thinking="shown"
+    )
     frames = _sse(_run(encoder, events))
     assert frames[0][0] == "message_start" and frames[-1][0] == "message_stop"
     open_block, texts, blocks = None, {}, []
@@ -292,6 +295,6 @@ def test_stream_is_well_formed(text_pieces, summary_pieces, arguments):
     assert blocks[-1] == "tool_use" and blocks[0] == "thinking"
     got = {k[1]: "".join(v) for k, v in texts.items()}
     assert got.get("thinking_delta", "") == "".join(summary_pieces)
-    assert open_signature(got["signature_delta"]) == "gAAAA-blob"
+    assert open_signature(got["signature_delta"], model="gpt-5.5") == "gAAAA-blob"
     assert got.get("text_delta", "") == "".join(text_pieces)
     assert got.get("input_json_delta", "") == arguments

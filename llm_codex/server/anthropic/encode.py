@@ -140,10 +140,17 @@ class MessagesEncoder:
     """Turns core events into Anthropic SSE bytes (and keeps the turn for the log)."""
 
     def __init__(
-        self, *, message_id: str, model: str, thinking: str, stop_sequences: tuple[str, ...] = ()
+        self,
+        *,
+        message_id: str,
+        model: str,
+        slug: str,
+        thinking: str,
+        stop_sequences: tuple[str, ...] = (),
     ) -> None:
         self.message_id = message_id
         self.model = model
+        self.slug = slug
         self.thinking = thinking
         self.stop_sequences = stop_sequences
         self.acc = Accumulator()
@@ -248,7 +255,8 @@ class MessagesEncoder:
                 if text:
                     out += (_THINK % (self._open[index], _dumps(text))).encode()
             if isinstance(encrypted, str) and encrypted:
-                out += (_SIGN % (self._open[index], _dumps(seal(encrypted)))).encode()
+                signature = seal(encrypted, model=self.slug)
+                out += (_SIGN % (self._open[index], _dumps(signature))).encode()
         elif kind == "function_call":
             if index not in self._open:
                 out += self._call(index, item)
@@ -360,13 +368,15 @@ def message_object(
     *,
     message_id: str,
     model: str,
+    slug: str,
     acc: Accumulator,
     usage: Usage | None,
     thinking: str,
     stop_sequences: tuple[str, ...] = (),
     incomplete_reason: str | None = None,
 ) -> dict[str, Any]:
-    """A non-streamed ``message`` from what the turn produced."""
+    """A non-streamed ``message`` from what the turn produced (``model`` as the client named
+    it, ``slug`` the backend model, which the thinking signatures are sealed for)."""
     content: list[dict[str, Any]] = []
     calls = False
     for item in acc.items():
@@ -375,7 +385,8 @@ def message_object(
             encrypted = item.get("encrypted_content")
             text = _summary_text(item) if thinking == "shown" else ""
             if text or encrypted:
-                signature = seal(encrypted) if isinstance(encrypted, str) and encrypted else ""
+                sealed = isinstance(encrypted, str) and encrypted
+                signature = seal(encrypted, model=slug) if sealed else ""
                 content.append({"type": "thinking", "thinking": text, "signature": signature})
         elif kind == "message":
             text = _message_text(item)

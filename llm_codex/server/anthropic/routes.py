@@ -132,6 +132,7 @@ async def create_message(request: Request) -> Response:
         encoder = MessagesEncoder(
             message_id=message_id,
             model=tr.echo_model,
+            slug=tr.model,
             thinking=tr.thinking,
             stop_sequences=tr.stop_sequences,
         )
@@ -152,6 +153,7 @@ async def create_message(request: Request) -> Response:
     obj = message_object(
         message_id=message_id,
         model=tr.echo_model,
+        slug=tr.model,
         acc=acc,
         usage=usage,
         thinking=tr.thinking,

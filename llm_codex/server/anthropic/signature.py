@@ -4,11 +4,13 @@ Anthropic clients hand thinking blocks back verbatim on the next turn, signature
 server puts the backend's opaque ``encrypted_content`` there, sealed with an HMAC-SHA256 under a
 key of this installation, so that a tool loop keeps its chain of thought::
 
-    lcx1.<base64url(encrypted_content)>.<base64url(hmac[:16])>
+    lcx1.<base64url(model + NUL + encrypted_content)>.<base64url(hmac[:16])>
 
-:func:`open_signature` gives the ``encrypted_content`` back only when the seal verifies; a
-signature from Anthropic's API, another server or a damaged copy gives ``None``, and the
-translator then drops that thinking block (reasoning is optional for the backend, a 400 is not).
+:func:`open_signature` gives the ``encrypted_content`` back only when the seal verifies and it
+was made for the same model; a signature from Anthropic's API, another server, another model
+(the user switched models mid-conversation: whether the backend takes another model's reasoning
+is not known, so it is not sent) or a damaged copy gives ``None``, and the translator then drops
+that thinking block (reasoning is optional for the backend, a 400 is not).
 
 The key (32 random bytes) lives in ``<llm user dir>/llm-codex/signing.key`` (0600, in the 0700
 state folder), created on first use with ``O_EXCL`` so concurrent servers agree on one key; it
@@ -88,14 +90,15 @@ def _mac(key: bytes, payload: str) -> bytes:
     return hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def seal(encrypted_content: str, *, key: bytes | None = None) -> str:
-    """The signature carrying ``encrypted_content``."""
-    payload = _b64(encrypted_content.encode("utf-8"))
+def seal(encrypted_content: str, *, model: str, key: bytes | None = None) -> str:
+    """The signature carrying ``encrypted_content`` made by ``model``."""
+    payload = _b64(f"{model}\0{encrypted_content}".encode())
     return f"{PREFIX}{payload}.{_b64(_mac(key or signing_key(), payload))}"
 
 
-def open_signature(signature: object, *, key: bytes | None = None) -> str | None:
-    """The ``encrypted_content`` sealed in ``signature``, or ``None`` if it is not ours/intact."""
+def open_signature(signature: object, *, model: str, key: bytes | None = None) -> str | None:
+    """The ``encrypted_content`` sealed in ``signature`` for ``model``, or ``None`` if it is not
+    ours, not intact or from another model."""
     if not isinstance(signature, str) or not signature.startswith(PREFIX):
         return None
     payload, _, mac = signature[len(PREFIX) :].rpartition(".")
@@ -105,6 +108,7 @@ def open_signature(signature: object, *, key: bytes | None = None) -> str | None
         given = _unb64(mac)
         if not hmac.compare_digest(given, _mac(key or signing_key(), payload)):
             return None
-        return _unb64(payload).decode("utf-8")
+        sealed_model, _, content = _unb64(payload).decode("utf-8").partition("\0")
     except (ValueError, binascii.Error, UnicodeError):
         return None
+    return content if sealed_model == model and content else None

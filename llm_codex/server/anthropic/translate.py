@@ -208,12 +208,12 @@ def _user_items(content: Any, where: str) -> list[dict[str, Any]]:
     return items
 
 
-def _reasoning_item(block: dict[str, Any]) -> dict[str, Any] | None:
+def _reasoning_item(block: dict[str, Any], model: str) -> dict[str, Any] | None:
     if block.get("type") == "thinking":
-        encrypted = open_signature(block.get("signature"))
+        encrypted = open_signature(block.get("signature"), model=model)
         text = block.get("thinking")
     else:
-        encrypted = open_signature(block.get("data"))
+        encrypted = open_signature(block.get("data"), model=model)
         text = None
     if encrypted is None:
         return None
@@ -221,7 +221,7 @@ def _reasoning_item(block: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "reasoning", "summary": summary, "encrypted_content": encrypted}
 
 
-def _assistant_items(content: Any, where: str) -> list[dict[str, Any]]:
+def _assistant_items(content: Any, where: str, model: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
 
@@ -250,7 +250,7 @@ def _assistant_items(content: Any, where: str) -> list[dict[str, Any]]:
                 }
             )
         elif kind in ("thinking", "redacted_thinking"):
-            item = _reasoning_item(block)
+            item = _reasoning_item(block, model)
             if item is not None:
                 flush()
                 items.append(item)
@@ -276,8 +276,9 @@ def _system_text(system: Any) -> str | None:
     raise _refuse("'system' must be a string or a list of text blocks.", "system")
 
 
-def messages_to_input(messages: Any) -> list[dict[str, Any]]:
-    """Anthropic ``messages`` as Responses input items (``system`` messages still in place)."""
+def messages_to_input(messages: Any, *, model: str) -> list[dict[str, Any]]:
+    """Anthropic ``messages`` as Responses input items (``system`` messages still in place);
+    thinking blocks become reasoning items only when they were sealed for ``model``."""
     if not isinstance(messages, list) or not messages:
         raise _refuse("'messages' must be a non-empty list.")
     items: list[dict[str, Any]] = []
@@ -289,7 +290,7 @@ def messages_to_input(messages: Any) -> list[dict[str, Any]]:
         if role == "user":
             items += _user_items(msg.get("content"), where)
         elif role == "assistant":
-            items += _assistant_items(msg.get("content"), where)
+            items += _assistant_items(msg.get("content"), where, model)
         elif role == "system":
             text = _system_text(msg.get("content"))
             if text:
@@ -444,7 +445,7 @@ def translate_messages_request(
         raise _refuse("'max_tokens' must be a positive integer.", "max_tokens")
     dropped = sorted(k for k in body if k not in _QUIET)
     slug = resolve_model(body.get("model"), aliases)
-    items = messages_to_input(body.get("messages"))
+    items = messages_to_input(body.get("messages"), model=slug)
     instructions, items = split_system(items, _system_text(body.get("system")))
     tools = _tools(body.get("tools"), dropped)
     choice, parallel = _tool_choice(body.get("tool_choice"))
