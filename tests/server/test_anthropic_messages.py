@@ -72,6 +72,7 @@ def test_bearer_key_and_query(serve, codex_login, codex_backend):
         extra_query={"beta": "true"},
     )
     assert r.http_response.status_code == 200
+    assert httpx2.head(server.url + "/").status_code == 200  # Claude Code probes it keyless
     wrong = anthropic.Anthropic(base_url=server.url, api_key="nope", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError):
         wrong.messages.create(

@@ -21,6 +21,7 @@ from llm_codex.core.types import (
 from llm_codex.server.anthropic.encode import MessagesEncoder, StopScanner, encode_stream
 from llm_codex.server.anthropic.models import DEFAULT_ALIASES, parse_alias, resolve_model
 from llm_codex.server.anthropic.signature import open_signature, seal
+from llm_codex.server.anthropic.tokens import count_text
 from llm_codex.server.anthropic.translate import reasoning_for, translate_messages_request
 from llm_codex.server.errors import RequestRefused
 
@@ -162,6 +163,12 @@ def test_budget_and_effort_mapping():
     assert reasoning_for({"type": "adaptive"}, {"effort": "max"}, LEVELS) == ("xhigh", "shown")
     assert reasoning_for({"type": "adaptive"}, None, LEVELS) == (None, "shown")
     assert reasoning_for(None, None, LEVELS) == (None, "off")
+
+
+def test_token_count_is_o200k():
+    """The count is the o200k tokenizer's, not an estimate ("hello world" is 2 tokens there)."""
+    assert count_text("hello world") == 2
+    assert count_text("") == 0
 
 
 def test_model_aliases():
