@@ -161,6 +161,8 @@ def _user_part(block: dict[str, Any], where: str) -> dict[str, Any] | None:
 
 
 def _tool_output(block: dict[str, Any], where: str) -> str | list[dict[str, Any]]:
+    """A ``tool_result``'s content as a function call output: text parts joined by newlines,
+    or a list of parts when there are images or documents; ``is_error`` prefixes ``Error:``."""
     content = block.get("content")
     parts: list[dict[str, Any]] = []
     if isinstance(content, str):
@@ -171,14 +173,11 @@ def _tool_output(block: dict[str, Any], where: str) -> str | list[dict[str, Any]
                 part = _user_part(inner, f"{where}.content[{n}]")
                 if part is not None:
                     parts.append(part)
-    if block.get("is_error"):
-        parts.insert(0, {"type": "input_text", "text": "Error:"})
+    error = "Error: " if block.get("is_error") else ""
     if all(p["type"] == "input_text" for p in parts):
-        return (
-            " ".join(p["text"] for p in parts)
-            if block.get("is_error")
-            else "".join(p["text"] for p in parts)
-        )
+        return error + "\n".join(p["text"] for p in parts)
+    if error:
+        parts.insert(0, {"type": "input_text", "text": error.strip()})
     return parts
 
 
