@@ -473,3 +473,39 @@ def test_streams_reuse_the_backend_connection(claude, codex_login, codex_backend
         with claude.messages.stream(**body) as stream:
             stream.get_final_message()
     assert codex_backend.connections_accepted == before
+
+
+def test_web_search_server_tool(claude, codex_login, codex_backend):
+    """Anthropic's web_search server tool runs as the backend's hosted web search; the answer
+    has server_tool_use and web_search_tool_result blocks, streamed or not."""
+    sources = [{"url": "https://example.com/pelicans", "title": "Pelicans"}]
+    search_tool = {
+        "type": "web_search_20250305",
+        "name": "web_search",
+        "max_uses": 3,
+        "allowed_domains": ["example.com"],
+    }
+    base = dict(
+        model="gpt-5.5",
+        max_tokens=100,
+        tools=[search_tool],
+        tool_choice={"type": "tool", "name": "web_search"},
+        messages=[{"role": "user", "content": "Perform a web search for: pelicans"}],
+    )
+    codex_backend.enqueue_web_search(query="pelicans", text="Pelicans fly.", sources=sources)
+    msg = claude.messages.create(**base)
+    body = _last_body(codex_backend)
+    assert body["tools"] == [
+        {"type": "web_search", "filters": {"allowed_domains": ["example.com"]}}
+    ]
+    assert body["tool_choice"] == "auto"
+    kinds = [b.type for b in msg.content]
+    assert kinds[:2] == ["server_tool_use", "web_search_tool_result"] and kinds[-1] == "text"
+    assert msg.content[0].input == {"query": "pelicans"}
+    assert msg.content[1].tool_use_id == msg.content[0].id
+    assert msg.content[1].content[0].url == "https://example.com/pelicans"
+    assert msg.stop_reason == "end_turn"
+    codex_backend.enqueue_web_search(query="pelicans", text="Pelicans fly.", sources=sources)
+    with claude.messages.stream(**base) as stream:
+        final = stream.get_final_message()
+    assert [b.type for b in final.content] == kinds

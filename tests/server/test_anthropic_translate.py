@@ -182,8 +182,9 @@ def test_model_aliases():
 
 
 def test_claude_code_shapes():
-    """Billing-header system block dropped; session header keys the cache; server tools and
-    unknown fields dropped and named; mid-conversation system messages become developer."""
+    """Billing-header system block dropped; session header keys the cache; web search becomes
+    the hosted tool; other server tools and unknown fields are dropped and named;
+    mid-conversation system messages become developer."""
     body = {
         "model": "claude-sonnet",
         "max_tokens": 32000,
@@ -198,6 +199,7 @@ def test_claude_code_shapes():
         "tools": [
             {"name": "Read", "input_schema": {"type": "object"}, "defer_loading": True},
             {"type": "web_search_20250305", "name": "web_search"},
+            {"type": "code_execution_20250522", "name": "code_execution"},
         ],
         "temperature": 0.2,
         "context_management": {"edits": []},
@@ -205,8 +207,9 @@ def test_claude_code_shapes():
     tr = _translate(body, session="f598c69c-1197-43ee-b502-0c8dfb57b6fa")
     assert tr.request.instructions == "You are Claude Code."
     assert tr.request.session_id == "f598c69c-1197-43ee-b502-0c8dfb57b6fa"
-    assert [t["name"] for t in tr.request.tools] == ["Read"]
-    assert tr.dropped == ["temperature", "tools.web_search_20250305"]
+    assert [t.get("name") for t in tr.request.tools] == ["Read", None]
+    assert tr.request.tools[1] == {"type": "web_search"}
+    assert tr.dropped == ["temperature", "tools.code_execution_20250522"]
     assert tr.request.input[-1]["role"] == "developer"
 
 

@@ -3,7 +3,8 @@
 Blocks, in the backend's item order: a ``reasoning`` item -> a ``thinking`` block (summary text
 when thinking is shown, empty when omitted, none when off) whose ``signature`` seals the
 encrypted reasoning (:mod:`.signature`); an assistant ``message`` -> a ``text`` block; a
-``function_call`` -> a ``tool_use`` block (``input`` parsed from the JSON arguments).
+``function_call`` -> a ``tool_use`` block (``input`` parsed from the JSON arguments); a hosted
+``web_search_call`` -> a ``server_tool_use`` block and its ``web_search_tool_result``.
 
 Stream: ``message_start`` first, then per block ``content_block_start`` / ``content_block_delta``
 (``text_delta``, ``thinking_delta``, ``signature_delta``, ``input_json_delta``) /
@@ -44,6 +45,7 @@ __all__ = [
     "encode_stream",
     "message_object",
     "sse_event",
+    "web_search_blocks",
 ]
 
 _dumps = json.dumps
@@ -99,6 +101,29 @@ def _message_text(item: dict[str, Any]) -> str:
     return "".join(
         p.get("text") or "" for p in item.get("content") or () if p.get("type") == "output_text"
     )
+
+
+def web_search_blocks(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A hosted ``web_search_call`` as Anthropic's ``server_tool_use`` block and its
+    ``web_search_tool_result`` (one result per source URL the backend reported)."""
+    action = item.get("action") if isinstance(item.get("action"), dict) else {}
+    tool_id = "srvtoolu_" + str(item.get("id") or "").removeprefix("ws_")
+    query = action.get("query") if isinstance(action.get("query"), str) else ""
+    results = [
+        {
+            "type": "web_search_result",
+            "url": source["url"],
+            "title": source.get("title") or source["url"],
+            "encrypted_content": "",
+            "page_age": None,
+        }
+        for source in action.get("sources") or ()
+        if isinstance(source, dict) and isinstance(source.get("url"), str)
+    ]
+    return [
+        {"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {"query": query}},
+        {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": results},
+    ]
 
 
 def _summary_text(item: dict[str, Any]) -> str:
@@ -257,6 +282,9 @@ class MessagesEncoder:
             if isinstance(encrypted, str) and encrypted:
                 signature = seal(encrypted, model=self.slug)
                 out += (_SIGN % (self._open[index], _dumps(signature))).encode()
+        elif kind == "web_search_call":
+            for block in web_search_blocks(item):
+                out += self._begin(index, block) + self._end(index)
         elif kind == "function_call":
             if index not in self._open:
                 out += self._call(index, item)
@@ -392,6 +420,8 @@ def message_object(
             text = _message_text(item)
             if text:
                 content.append({"type": "text", "text": text})
+        elif kind == "web_search_call":
+            content.extend(web_search_blocks(item))
         elif kind == "function_call":
             calls = True
             content.append(

@@ -13,8 +13,10 @@ Request mapping:
   as JSON arguments); ``thinking`` / ``redacted_thinking`` -> a ``reasoning`` item when their
   signature is one of ours (:mod:`.signature`), dropped otherwise.
 - ``tools`` with ``input_schema`` -> function tools (``defer_loading``, ``cache_control``,
-  ``input_examples`` ignored: every tool is offered); Anthropic's server tools (``web_search_…``,
-  ``tool_search_…``, ``bash_…``) cannot run here and are dropped (named in the header).
+  ``input_examples`` ignored: every tool is offered); Anthropic's ``web_search_…`` server tool ->
+  the backend's hosted ``web_search`` (when the model has it); other server tools
+  (``tool_search_…``, ``code_execution_…``) cannot run here and are dropped (named in the
+  header), and a ``tool_choice`` naming a server tool becomes ``auto``.
 - ``tool_choice`` ``auto`` / ``any`` / ``tool`` / ``none`` -> ``auto`` / ``required`` / a named
   function / no tools; ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``.
 - ``thinking`` and ``output_config.effort`` -> ``reasoning.effort`` among the model's catalog
@@ -306,18 +308,44 @@ def _input_text(text: str) -> dict[str, Any]:
 # --- tools ---------------------------------------------------------------------------------------
 
 
-def _tools(tools: Any, dropped: list[str]) -> list[dict[str, Any]]:
+def _web_search_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's ``web_search_…`` server tool as the backend's hosted ``web_search``: its
+    ``allowed_domains`` and ``user_location`` carry over; ``max_uses`` and ``blocked_domains``
+    have no equivalent."""
+    spec: dict[str, Any] = {"type": "web_search"}
+    domains = tool.get("allowed_domains")
+    if isinstance(domains, list) and domains:
+        spec["filters"] = {"allowed_domains": [d for d in domains if isinstance(d, str)]}
+    where = tool.get("user_location")
+    if isinstance(where, dict):
+        keys = ("city", "region", "country", "timezone")
+        spec["user_location"] = {
+            "type": "approximate",
+            **{k: where[k] for k in keys if isinstance(where.get(k), str)},
+        }
+    return spec
+
+
+def _tools(
+    tools: Any, dropped: list[str], *, web_search: bool
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """Function tools (and the hosted web search), plus the names of the server tools."""
     if tools is None:
-        return []
+        return [], set()
     if not isinstance(tools, list):
         raise _refuse("'tools' must be a list.", "tools")
     out = []
+    server_tools: set[str] = set()
     for n, tool in enumerate(tools):
         if not isinstance(tool, dict):
             raise _refuse(f"tools[{n}] must be an object.", "tools")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            dropped.append(f"tools.{kind}")
+            server_tools.add(str(tool.get("name") or kind))
+            if web_search and str(kind).startswith("web_search"):
+                out.append(_web_search_tool(tool))
+            else:
+                dropped.append(f"tools.{kind}")
             continue
         name = tool.get("name")
         if not isinstance(name, str) or not name:
@@ -325,7 +353,7 @@ def _tools(tools: Any, dropped: list[str]) -> list[dict[str, Any]]:
         out.append(
             function_tool(name, tool.get("input_schema"), description=tool.get("description"))
         )
-    return out
+    return out, server_tools
 
 
 def _tool_choice(choice: Any) -> tuple[Any, bool]:
@@ -446,15 +474,15 @@ def translate_messages_request(
     slug = resolve_model(body.get("model"), aliases)
     items = messages_to_input(body.get("messages"), model=slug)
     instructions, items = split_system(items, _system_text(body.get("system")))
-    tools = _tools(body.get("tools"), dropped)
-    choice, parallel = _tool_choice(body.get("tool_choice"))
-    if isinstance(choice, dict) and choice.get("name") not in {t["name"] for t in tools}:
-        raise _refuse(
-            f"tool_choice names the tool {choice.get('name')!r}, which is not in 'tools'.",
-            "tool_choice",
-        )
-    choice, tools, _ = resolve_tool_choice(choice, tools)
     info = find_model(slug)
+    tools, server_tools = _tools(
+        body.get("tools"), dropped, web_search=info is None or info.supports_web_search
+    )
+    choice, parallel = _tool_choice(body.get("tool_choice"))
+    if isinstance(choice, dict) and choice.get("name") in server_tools:
+        choice = "auto"  # the backend refuses to force a hosted tool
+        dropped.append("tool_choice")
+    choice, tools, _ = resolve_tool_choice(choice, tools)
     effort, display = reasoning_for(
         body.get("thinking"), body.get("output_config"), info.reasoning_levels if info else ()
     )
