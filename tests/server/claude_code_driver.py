@@ -3,8 +3,8 @@
 Meant to run inside a network namespace with only loopback up (see ``test_claude_code.py``):
 it starts the fake backend in this process, signs in with a token the fake issued, starts
 ``llm codex serve`` as a real subprocess, runs ``claude -p`` against it and prints one JSON
-object: Claude Code's exit code and output, the server's log, and every request the fake saw,
-plus the raw Anthropic requests Claude Code sent (captured by the server's debug hook below).
+object: Claude Code's exit code and output for each run (a Read tool turn, then a WebSearch
+turn), the server's log, and every request the fake saw.
 
 Usage: python claude_code_driver.py <claude executable> <work dir>
 """
@@ -48,9 +48,17 @@ def main() -> None:
     from llm_codex import config
 
     write_auth_file(config.own_auth_path(), fake.issue_tokens())
-    # The main loop's first turn reads the file; the next turn answers with text.
+    # Run 1: the main loop's first turn reads the file; the next turn answers with text.
     fake.enqueue_tool_call("Read", json.dumps({"file_path": str(notes)}), call_id="call_read1")
     fake.enqueue_text(f"The file says the secret word is {SECRET}.")
+    # Run 2: WebSearch, which Claude Code runs as a sub-request with Anthropic's web_search
+    # server tool; then the main loop answers (the fake's default reply).
+    fake.enqueue_tool_call("WebSearch", json.dumps({"query": "pelican facts"}), call_id="call_ws1")
+    fake.enqueue_web_search(
+        query="pelican facts",
+        text="Pelicans have big bills.",
+        sources=[{"url": "https://example.com/pelicans", "title": "Pelicans"}],
+    )
 
     server_log = work / "server.log"
     with open(server_log, "wb") as log:
@@ -85,24 +93,30 @@ def main() -> None:
             "DISABLE_ERROR_REPORTING": "1",
             "DISABLE_AUTOUPDATER": "1",
         }
-        run = subprocess.run(
-            [
-                claude,
-                "-p",
-                "Read notes.txt and tell me the secret word.",
-                "--allowedTools",
-                "Read",
-                "--output-format",
-                "json",
-                "--max-turns",
-                "4",
-            ],
-            cwd=project,
-            env=claude_env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        runs = [
+            subprocess.run(
+                [
+                    claude,
+                    "-p",
+                    prompt,
+                    "--allowedTools",
+                    tool,
+                    "--output-format",
+                    "json",
+                    "--max-turns",
+                    "4",
+                ],
+                cwd=project,
+                env=claude_env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            for prompt, tool in (
+                ("Read notes.txt and tell me the secret word.", "Read"),
+                ("Search the web for pelican facts.", "WebSearch"),
+            )
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -110,9 +124,10 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "returncode": run.returncode,
-                "stdout": run.stdout,
-                "stderr": run.stderr[-4000:],
+                "runs": [
+                    {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr[-4000:]}
+                    for r in runs
+                ],
                 "server_log": server_log.read_text(errors="replace")[-8000:],
                 "backend_requests": [
                     {"path": r.path, "status": r.status, "body": r.body}

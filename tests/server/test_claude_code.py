@@ -53,28 +53,31 @@ def _namespace_prefix() -> list[str]:
     return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
 
 
-def test_claude_code_completes_a_tool_turn(tmp_path):
-    """Claude Code reads a file through its Read tool and answers with what it found; the
-    backend sees our translation: tools, the tool result, the reasoning replayed."""
+def test_claude_code_completes_tool_turns(tmp_path):
+    """Claude Code reads a file through its Read tool and answers with what it found, then
+    searches the web through its WebSearch tool; the backend sees our translation: tools, the
+    tool result, the reasoning replayed, the hosted web search."""
     claude = _claude_executable()
     prefix = _namespace_prefix()
     run = subprocess.run(
         [*prefix, sys.executable, str(DRIVER), str(claude), str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)
-    assert report["returncode"] == 0, report["stderr"] + report["server_log"]
-    result = json.loads(report["stdout"])
-    assert result["is_error"] is False
-    assert "pelican-42" in result["result"]
+    for done in report["runs"]:
+        assert done["returncode"] == 0, done["stderr"] + report["server_log"]
+    read, search = (json.loads(done["stdout"]) for done in report["runs"])
+    assert read["is_error"] is False and "pelican-42" in read["result"]
+    assert search["is_error"] is False
     assert report["pending_scenarios"] == 0
 
-    first, second = [r["body"] for r in report["backend_requests"]][:2]
+    bodies = [r["body"] for r in report["backend_requests"]]
+    first, second = bodies[:2]
     assert first["model"] == "gpt-5.5"  # ANTHROPIC_MODEL=claude-sonnet, the default alias
-    assert "Read" in {t["name"] for t in first["tools"]}
+    assert "Read" in {t.get("name") for t in first["tools"]}
     assert first["store"] is False and "max_output_tokens" not in first
     assert not first["instructions"].startswith("x-anthropic-billing-header")
     assert first["prompt_cache_key"] == second["prompt_cache_key"]
@@ -82,4 +85,12 @@ def test_claude_code_completes_a_tool_turn(tmp_path):
     assert outputs and outputs[0]["call_id"] == "call_read1"
     assert "pelican-42" in outputs[0]["output"]
     assert any(i["type"] == "reasoning" and i.get("encrypted_content") for i in second["input"])
+
+    # WebSearch: the sub-request offers only the hosted web search, and its result (the
+    # source URL from the web_search_tool_result block) reaches the main loop's next turn
+    sub, final = bodies[3], bodies[4]
+    assert sub["tools"] == [{"type": "web_search"}]
+    ws_outputs = [i for i in final["input"] if i["type"] == "function_call_output"]
+    assert ws_outputs[-1]["call_id"] == "call_ws1"
+    assert "https://example.com/pelicans" in ws_outputs[-1]["output"]
     assert '"POST /v1/messages" 200' in report["server_log"]
