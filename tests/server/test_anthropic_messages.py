@@ -509,3 +509,22 @@ def test_web_search_server_tool(claude, codex_login, codex_backend):
     with claude.messages.stream(**base) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == kinds
+
+
+def test_structured_output(claude, codex_login, codex_backend):
+    """output_config.format json_schema becomes the backend's text.format; the text is JSON."""
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    msg = claude.messages.create(
+        model="gpt-5.5",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "a pelican's name"}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+    )
+    fmt = _last_body(codex_backend)["text"]["format"]
+    assert fmt["type"] == "json_schema" and fmt["schema"] == schema
+    assert isinstance(json.loads(msg.content[0].text)["name"], str)
