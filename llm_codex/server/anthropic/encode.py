@@ -221,9 +221,7 @@ class MessagesEncoder:
                 self._scanner = StopScanner(self.stop_sequences)
             text = self._scanner.feed(text)
         if text:
-            if index not in self._open:
-                out = self._begin(index, _TEXT_BLOCK)
-            out += (_TEXT % (self._open[index], _dumps(text))).encode()
+            out = self._text_raw(index, text)
         if self._scanner is not None and self._scanner.hit is not None:
             self.stop_sequence = self._scanner.hit
             if index in self._open:
@@ -297,6 +295,7 @@ class MessagesEncoder:
         return out
 
     def _text_raw(self, index: int, text: str) -> bytes:
+        """A ``text_delta`` (opening the text block first if needed), no stop-sequence scan."""
         out = b""
         if index not in self._open:
             out = self._begin(index, _TEXT_BLOCK)
