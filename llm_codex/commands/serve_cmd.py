@@ -35,6 +35,8 @@ def _startup_message(url: str, api_key: str | None, signed_in: bool) -> str:
         f"llm-codex: serving your ChatGPT plan's Codex models at {url}/v1",
         "Point the OpenAI SDK (or any OpenAI-compatible tool) at it:",
         f"  export OPENAI_BASE_URL={url}/v1 OPENAI_API_KEY={key}",
+        "Claude Code (Anthropic Messages API):",
+        f"  export ANTHROPIC_BASE_URL={url} ANTHROPIC_AUTH_TOKEN={key}",
     ]
     if not signed_in:
         lines.append(
@@ -84,6 +86,15 @@ def _signed_in() -> bool:
     help="Largest request body accepted (e.g. 20MB, 512K).",
 )
 @click.option(
+    "--anthropic-alias",
+    "anthropic_aliases",
+    multiple=True,
+    metavar="NAME=MODEL",
+    help="A Claude-style model name for Anthropic clients (repeatable), e.g. "
+    "claude-sonnet=gpt-5.5. Default: claude-opus and claude-sonnet=gpt-5.5, "
+    "claude-haiku=gpt-5.4-mini.",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -97,11 +108,13 @@ def serve(
     cors_origins: tuple[str, ...],
     allowed_hosts: tuple[str, ...],
     max_body: str,
+    anthropic_aliases: tuple[str, ...],
     graceful_timeout: float,
 ) -> None:
     """Run a local OpenAI-compatible server on your ChatGPT plan.
 
-    Endpoints: /v1/chat/completions, /v1/responses, /v1/models, /health.
+    Endpoints: /v1/chat/completions, /v1/responses, /v1/messages (Anthropic),
+    /v1/models, /health.
     It listens on 127.0.0.1 only, unless --host is given together with --api-key.
 
     \b
@@ -109,6 +122,7 @@ def serve(
         llm codex serve
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=x python my_script.py
     """
+    from llm_codex.server.anthropic.models import parse_alias
     from llm_codex.server.app import ServerSettings, is_loopback_host
     from llm_codex.server.runner import base_url, configure_access_log, make_server
 
@@ -121,6 +135,10 @@ def serve(
         )
     if not 0 <= port <= 65535:
         raise click.BadParameter("must be between 0 and 65535.", param_hint="--port")
+    try:
+        aliases = tuple(parse_alias(text) for text in anthropic_aliases)
+    except Exception as exc:
+        raise click.BadParameter(str(exc), param_hint="--anthropic-alias") from None
     settings = ServerSettings(
         host=host,
         port=port,
@@ -128,6 +146,7 @@ def serve(
         cors_origins=tuple(cors_origins),
         allowed_hosts=tuple(allowed_hosts),
         max_body=parse_size(max_body),
+        anthropic_aliases=aliases,
     )
     configure_access_log()
     signed_in = _signed_in()

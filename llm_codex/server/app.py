@@ -7,11 +7,15 @@ Routes:
   network), OpenAI list shape.
 - ``POST /v1/responses`` — :mod:`.responses`.
 - ``POST /v1/chat/completions`` — :mod:`.chat`.
+- ``POST /v1/messages``, ``POST /v1/messages/count_tokens``, ``HEAD /`` — the Anthropic face,
+  :mod:`.anthropic` (``/v1/models`` answers in Anthropic's shape when ``anthropic-version`` is
+  sent).
 
 Every request passes, outermost first: the access log (one line per request on the
 ``llm_codex.server.access`` logger), the ``Host`` check (DNS-rebinding defence: only loopback
 names, the bound address and ``--allow-host`` names; 403 otherwise), CORS (only when origins were
-given), then the API key check (``Authorization: Bearer <key>``, constant-time; 401 otherwise).
+given), then the API key check (``Authorization: Bearer <key>`` or ``x-api-key``, constant-time;
+401 otherwise).
 Request bodies are limited to ``max_body`` bytes (413). Errors are OpenAI-shaped JSON
 (:mod:`.errors`). All backend traffic goes through one :class:`AsyncCodexClient` per app, with
 the process-wide credential provider, so concurrent requests share one token refresh.
@@ -40,7 +44,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from llm_codex.core import errors as core_errors
 from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server import chat, responses
-from llm_codex.server.common import DROPPED_HEADER, Accumulator, chain, model_slug, new_id
+from llm_codex.server.common import (
+    DROPPED_HEADER,
+    Accumulator,
+    collect_turn,
+    model_slug,
+    new_id,
+)
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
 
 __all__ = [
@@ -73,6 +83,10 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     max_body: int = DEFAULT_MAX_BODY
+    #: Claude-style model names (``(name, slug)`` pairs) for Anthropic clients; empty: defaults.
+    anthropic_aliases: tuple[tuple[str, str], ...] = ()
+    #: Seconds of silence after which a streamed Anthropic message gets a ``ping`` event.
+    ping_interval: float = 10.0
 
 
 # --- host names ----------------------------------------------------------------------------------
@@ -206,20 +220,27 @@ def _log_access(scope: Scope, info: dict[str, Any], duration: float) -> None:
 
 
 class ApiKeyCheck:
-    """Requires ``Authorization: Bearer <key>`` on every request except ``GET /health``."""
+    """Requires the key on every request except ``GET /health`` and ``/`` (an empty probe).
+
+    The key comes as ``Authorization: Bearer <key>`` or, as Anthropic clients send it,
+    ``x-api-key: <key>``.
+    """
 
     def __init__(self, app: ASGIApp, *, api_key: str) -> None:
         self.app = app
         self.key = api_key.encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/health":
+        if scope["type"] == "http" and scope.get("path") not in ("/health", "/"):
             given = b""
             for name, value in scope.get("headers") or []:
                 if name == b"authorization":
                     scheme, _, token = value.partition(b" ")
                     if scheme.lower() == b"bearer":
                         given = token.strip()
+                    break
+                if name == b"x-api-key":
+                    given = value.strip()
                     break
             if not hmac.compare_digest(given, self.key):
                 info = ErrorInfo(
@@ -375,8 +396,12 @@ def _model_json(model: Any) -> dict[str, Any]:
 
 @_guarded
 async def list_models(request: Request) -> Response:
-    """The models of the catalog in OpenAI's list shape."""
+    """The models of the catalog in OpenAI's list shape (Anthropic's, for Anthropic clients)."""
     from llm_codex.core.catalog import load_models
+    from llm_codex.server.anthropic import routes as anthropic
+
+    if anthropic.wants_anthropic(request):
+        return await anthropic.list_models(request)
 
     data = [_model_json(m) for m in load_models()]
     return JSONResponse({"object": "list", "data": data})
@@ -384,8 +409,12 @@ async def list_models(request: Request) -> Response:
 
 @_guarded
 async def get_model(request: Request) -> Response:
-    """One model of the catalog, or 404 ``model_not_found``."""
+    """One model of the catalog, or 404 ``model_not_found`` (Anthropic-shaped if asked)."""
     from llm_codex.core.catalog import load_models
+    from llm_codex.server.anthropic import routes as anthropic
+
+    if anthropic.wants_anthropic(request):
+        return await anthropic.get_model(request)
 
     slug = model_slug(request.path_params["model"])
     for model in load_models():
@@ -417,24 +446,16 @@ async def create_response(request: Request) -> Response:
             headers=_sse_headers(tr.headers()),
         )
     try:
-        async for event in chain(first, stream):
-            encoder.feed(event)
-    except core_errors.IncompleteResponse as exc:
-        usage = getattr(exc.partial, "usage", None)
-        _log_info(request)["usage"] = usage
-        obj = encoder.response(
-            "incomplete", output=encoder.output(), usage=usage, incomplete_reason=exc.reason
-        )
-        return JSONResponse(obj, headers=tr.headers())
+        usage, incomplete = await collect_turn(first, stream, encoder.acc, feed=encoder.feed)
     finally:
         await _aclose(stream)
-    result = encoder.acc.result
-    if result is None:
-        raise core_errors.StreamClosedEarly(
-            "The backend's stream ended before the response was complete."
+    _log_info(request)["usage"] = usage
+    if incomplete is not None:
+        obj = encoder.response(
+            "incomplete", output=encoder.output(), usage=usage, incomplete_reason=incomplete
         )
-    _log_info(request)["usage"] = result.usage
-    obj = encoder.response("completed", output=encoder.output(), usage=result.usage)
+    else:
+        obj = encoder.response("completed", output=encoder.output(), usage=usage)
     return JSONResponse(obj, headers=tr.headers())
 
 
@@ -462,22 +483,10 @@ async def chat_completions(request: Request) -> Response:
             headers=_sse_headers(tr.headers()),
         )
     acc = Accumulator()
-    incomplete: str | None = None
-    usage = None
     try:
-        async for event in chain(first, stream):
-            acc.feed(event)
-    except core_errors.IncompleteResponse as exc:
-        incomplete = exc.reason or "unknown"
-        usage = getattr(exc.partial, "usage", None)
+        usage, incomplete = await collect_turn(first, stream, acc)
     finally:
         await _aclose(stream)
-    if incomplete is None:
-        if acc.result is None:
-            raise core_errors.StreamClosedEarly(
-                "The backend's stream ended before the response was complete."
-            )
-        usage = acc.result.usage
     _log_info(request)["usage"] = usage
     obj = chat.chat_completion(
         completion_id=completion_id,
@@ -541,6 +550,9 @@ def create_app(
         Route("/v1/responses", create_response, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     ]
+    from llm_codex.server.anthropic import routes as anthropic
+
+    routes += anthropic.routes()
 
     from contextlib import asynccontextmanager
 

@@ -51,6 +51,8 @@ from llm_codex.server.common import (
     Accumulator,
     Translation,
     chain,
+    function_tool,
+    input_image,
     model_slug,
     resolve_tool_choice,
     split_system,
@@ -110,17 +112,7 @@ def _image_part(part: dict[str, Any], n: int) -> dict[str, Any]:
         spec = {"url": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         raise _refuse(f"messages[{n}]: an image_url part needs 'image_url.url'.", "messages")
-    url = spec["url"]
-    scheme = url.split(":", 1)[0].lower()
-    if scheme not in ("data", "http", "https"):
-        raise _refuse(
-            f"messages[{n}]: image URLs must be data: or http(s): URLs, not {scheme}:.",
-            "messages",
-        )
-    image = {"type": "input_image", "image_url": url}
-    detail = spec.get("detail")
-    image["detail"] = detail if detail in ("auto", "low", "high", "original") else "auto"
-    return image
+    return input_image(spec["url"], detail=spec.get("detail"), where=f"messages[{n}]")
 
 
 def _user_content(content: Any, n: int) -> list[dict[str, Any]]:
@@ -228,15 +220,14 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         fn = tool.get("function")
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise _refuse(f"tools[{n}] needs 'function.name'.", "tools")
-        entry: dict[str, Any] = {
-            "type": "function",
-            "name": fn["name"],
-            "parameters": fn.get("parameters") or {"type": "object", "properties": {}},
-            "strict": bool(fn.get("strict", False)),
-        }
-        if fn.get("description"):
-            entry["description"] = fn["description"]
-        out.append(entry)
+        out.append(
+            function_tool(
+                fn["name"],
+                fn.get("parameters"),
+                description=fn.get("description"),
+                strict=bool(fn.get("strict", False)),
+            )
+        )
     return out
 
 

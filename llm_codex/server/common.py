@@ -6,10 +6,11 @@ Pure functions only (no I/O), so the translators can be tested with hypothesis.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_codex.core import errors as core_errors
 from llm_codex.core.catalog import MODEL_PREFIX
 from llm_codex.core.types import (
     Completed,
@@ -28,6 +29,9 @@ __all__ = [
     "Accumulator",
     "Translation",
     "chain",
+    "collect_turn",
+    "function_tool",
+    "input_image",
     "model_slug",
     "new_id",
     "resolve_tool_choice",
@@ -69,6 +73,33 @@ async def chain(
         yield event
 
 
+async def collect_turn(
+    first: StreamEvent | None,
+    rest: AsyncIterator[StreamEvent],
+    acc: Accumulator,
+    *,
+    feed: Callable[[StreamEvent], object] | None = None,
+) -> tuple[Usage | None, str | None]:
+    """Reads a whole turn into ``acc`` (through ``feed`` when given, which must feed ``acc``).
+
+    Returns ``(usage, incomplete_reason)``: ``incomplete_reason`` is set when the backend
+    truncated the turn (``acc`` then holds the partial output). A stream that ends without a
+    terminal event raises :class:`~llm_codex.core.errors.StreamClosedEarly`. The stream is
+    not closed here: the caller owns it.
+    """
+    feed = feed or acc.feed
+    try:
+        async for event in chain(first, rest):
+            feed(event)
+    except core_errors.IncompleteResponse as exc:
+        return getattr(exc.partial, "usage", None), exc.reason or "unknown"
+    if acc.result is None:
+        raise core_errors.StreamClosedEarly(
+            "The backend's stream ended before the response was complete."
+        )
+    return acc.result.usage, None
+
+
 def new_id(prefix: str) -> str:
     """A fresh opaque id such as ``chatcmpl-3f2a…``."""
     return f"{prefix}{uuid.uuid4().hex}"
@@ -99,6 +130,42 @@ def text_of(content: Any) -> str:
                 texts.append(part["text"])
         return "".join(texts)
     return ""
+
+
+_IMAGE_DETAILS = ("auto", "low", "high", "original")
+
+
+def input_image(url: str, *, detail: Any = None, where: str = "messages") -> dict[str, Any]:
+    """An ``input_image`` part for a ``data:`` or ``http(s):`` URL, passed on as it is (the
+    server never fetches anything itself); other schemes are refused. ``detail`` defaults to
+    ``auto`` when absent or unknown."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("data", "http", "https"):
+        raise RequestRefused(
+            f"{where}: image URLs must be data: or http(s): URLs, not {scheme}:.", param="messages"
+        )
+    return {
+        "type": "input_image",
+        "image_url": url,
+        "detail": detail if detail in _IMAGE_DETAILS else "auto",
+    }
+
+
+def function_tool(
+    name: str, parameters: Any, *, description: Any = None, strict: bool = False
+) -> dict[str, Any]:
+    """A Responses function tool; an absent or odd schema becomes an empty object schema."""
+    tool: dict[str, Any] = {
+        "type": "function",
+        "name": name,
+        "parameters": parameters
+        if isinstance(parameters, dict) and parameters
+        else {"type": "object", "properties": {}},
+        "strict": strict,
+    }
+    if isinstance(description, str) and description:
+        tool["description"] = description
+    return tool
 
 
 def _is_text_only(content: Any) -> bool:

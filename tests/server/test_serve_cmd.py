@@ -32,6 +32,15 @@ def test_bad_max_body_is_a_usage_error():
     assert "is not a size" in result.output
 
 
+@pytest.mark.parametrize("alias", ["claude-sonnet", "=gpt-5.5", "claude-sonnet="])
+def test_bad_anthropic_alias_is_a_usage_error(alias):
+    """An --anthropic-alias that is not NAME=MODEL is reported as a usage error."""
+    result = CliRunner().invoke(cli, ["codex", "serve", "--anthropic-alias", alias])
+    assert result.exit_code == 2
+    assert "NAME=MODEL" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_parse_size():
     """Sizes accept plain bytes and K/M/G suffixes."""
     assert parse_size("20MB") == 20 * 1024 * 1024

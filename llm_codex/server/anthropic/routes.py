@@ -1,0 +1,215 @@
+"""The Anthropic face of ``llm codex serve``: handlers and their routes.
+
+- ``POST /v1/messages`` (query such as ``?beta=true`` ignored): stream and non-stream;
+- ``POST /v1/messages/count_tokens``: a local o200k count (:mod:`.tokens`);
+- ``GET /v1/models`` and ``GET /v1/models/{id}`` when the request carries ``anthropic-version``
+  (:func:`list_models`, :func:`get_model`, called by the OpenAI-shaped handlers);
+- ``HEAD /`` and ``GET /``: an empty 200 (clients probe the base URL).
+
+Errors are Anthropic-shaped (:mod:`.errors`) with the shared status mapping. A streamed answer
+sends ``message_start`` as soon as the backend has answered, and a ``ping`` event whenever
+nothing was written for ``ping_interval`` seconds (reasoning can be silent for minutes, and
+proxies and clients drop idle streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Message, Send
+
+from llm_codex.core import errors as core_errors
+from llm_codex.server.anthropic.encode import PING, MessagesEncoder, encode_stream, message_object
+from llm_codex.server.anthropic.errors import anthropic_error
+from llm_codex.server.anthropic.models import (
+    DEFAULT_ALIASES,
+    model_list,
+    model_object,
+    resolve_model,
+)
+from llm_codex.server.anthropic.tokens import count_request_tokens
+from llm_codex.server.anthropic.translate import translate_messages_request
+from llm_codex.server.common import Accumulator, collect_turn, new_id
+from llm_codex.server.errors import RequestRefused
+
+__all__ = [
+    "DEFAULT_PING_INTERVAL",
+    "PingingStream",
+    "get_model",
+    "list_models",
+    "routes",
+    "wants_anthropic",
+]
+
+#: Claude Code's conversation id header (keys the prompt cache).
+SESSION_HEADER = "x-claude-code-session-id"
+#: Seconds of silence after which a ``ping`` event is written.
+DEFAULT_PING_INTERVAL = 10.0
+
+
+def _server() -> Any:
+    from llm_codex.server import app  # the app module imports this one lazily
+
+    return app
+
+
+def aliases(request: Request) -> dict[str, str]:
+    """The Claude-style aliases this server was started with (defaults when none were given)."""
+    given = getattr(request.app.state.settings, "anthropic_aliases", ())
+    return dict(given) if given else dict(DEFAULT_ALIASES)
+
+
+def _error(exc: BaseException) -> Response:
+    status, body, headers = anthropic_error(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable:
+    """Every exception a handler raises becomes an Anthropic-shaped error answer."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if not isinstance(exc, core_errors.CodexError):
+                _server().error_logger.exception("unexpected error answering %s", request.url.path)
+            return _error(exc)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+class PingingStream(StreamingResponse):
+    """A streaming response that writes ``event: ping`` after ``interval`` s without a write."""
+
+    def __init__(self, content: Any, *, interval: float, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.interval = interval
+
+    async def stream_response(self, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        state = {"last": loop.time(), "open": True}
+        interval = self.interval
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["open"] = False
+            state["last"] = loop.time()
+            await send(message)
+
+        async def pinger() -> None:
+            while True:
+                await asyncio.sleep(max(0.0, state["last"] + interval - loop.time()))
+                if state["open"] and loop.time() - state["last"] >= interval:
+                    await tracked({"type": "http.response.body", "body": PING, "more_body": True})
+
+        task = loop.create_task(pinger())
+        try:
+            await super().stream_response(tracked)
+        finally:
+            state["open"] = False
+            task.cancel()
+
+
+@_guarded
+async def create_message(request: Request) -> Response:
+    """``POST /v1/messages``."""
+    app = _server()
+    body = await app.read_json(request)
+    tr = translate_messages_request(
+        body, aliases=aliases(request), session=request.headers.get(SESSION_HEADER)
+    )
+    app._log_info(request)["model"] = tr.model
+    first, stream = await app._open(request, tr.request)
+    message_id = new_id("msg_")
+    if tr.stream:
+        encoder = MessagesEncoder(
+            message_id=message_id,
+            model=tr.echo_model,
+            slug=tr.model,
+            thinking=tr.thinking,
+            stop_sequences=tr.stop_sequences,
+        )
+        relay = encode_stream(encoder, first, stream)
+        settings = request.app.state.settings
+        return PingingStream(
+            app._logged_stream(request, relay, stream, encoder.acc),
+            interval=getattr(settings, "ping_interval", DEFAULT_PING_INTERVAL),
+            media_type="text/event-stream",
+            headers=app._sse_headers(tr.headers()),
+        )
+    acc = Accumulator()
+    try:
+        usage, incomplete = await collect_turn(first, stream, acc)
+    finally:
+        await app._aclose(stream)
+    app._log_info(request)["usage"] = usage
+    obj = message_object(
+        message_id=message_id,
+        model=tr.echo_model,
+        slug=tr.model,
+        acc=acc,
+        usage=usage,
+        thinking=tr.thinking,
+        stop_sequences=tr.stop_sequences,
+        incomplete_reason=incomplete,
+    )
+    return JSONResponse(obj, headers=tr.headers())
+
+
+@_guarded
+async def count_tokens(request: Request) -> Response:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``, counted locally."""
+    body = await _server().read_json(request)
+    tr = translate_messages_request(body, aliases=aliases(request), find_model=lambda slug: None)
+    return JSONResponse({"input_tokens": count_request_tokens(tr.request)})
+
+
+async def list_models(request: Request) -> Response:
+    """The aliases and the catalog in Anthropic's list shape."""
+    from llm_codex.core.catalog import load_models
+
+    return JSONResponse(model_list(aliases(request), load_models()))
+
+
+async def get_model(request: Request) -> Response:
+    """One alias or catalog model in Anthropic's shape, or 404 ``not_found_error``."""
+    from llm_codex.core.catalog import load_models
+
+    name = request.path_params["model"]
+    try:
+        slug = resolve_model(name, aliases(request))
+    except RequestRefused as exc:
+        return _error(exc)
+    for model in load_models():
+        if model.slug == slug:
+            shown = model.display_name if name == slug else f"{name} ({slug} on ChatGPT)"
+            return JSONResponse(model_object(name, shown))
+    return _error(
+        RequestRefused(f"The model '{name}' is not known here.", status=404, param="model")
+    )
+
+
+async def root(request: Request) -> Response:
+    """``HEAD /`` / ``GET /``: an empty 200, for clients that probe the base URL."""
+    return Response(status_code=200)
+
+
+def routes() -> list[Route]:
+    """The Anthropic routes, for :func:`llm_codex.server.app.create_app`."""
+    return [
+        Route("/", root, methods=["GET", "HEAD"]),
+        Route("/v1/messages", create_message, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]
+
+
+def wants_anthropic(request: Request) -> bool:
+    """Whether the client speaks Anthropic's API (it sends ``anthropic-version``)."""
+    return "anthropic-version" in request.headers
