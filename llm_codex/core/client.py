@@ -33,19 +33,13 @@ from typing import Any
 
 import httpx2
 
-from llm_codex import config
 from llm_codex.core import retry
 from llm_codex.core.errors import CodexError
 from llm_codex.core.events import StreamAssembler
-from llm_codex.core.failures import map_http_error, not_json, request_ids, transport_error
+from llm_codex.core.failures import not_json, request_ids, transport_error
 from llm_codex.core.ratelimits import parse_headers
-from llm_codex.core.request import (
-    build_body,
-    build_get_headers,
-    build_headers,
-    encode_body,
-)
 from llm_codex.core.retry import Attempts
+from llm_codex.core.route import CODEX_ROUTE, Route
 from llm_codex.core.sse import SSEDecoder, Utf8Decoder
 from llm_codex.core.types import (
     CodexRequest,
@@ -169,8 +163,11 @@ class _ClientBase:
         max_attempts: int = 3,
         idle_timeout: float | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        route: Route | None = None,
     ) -> None:
         self.credentials = credentials
+        #: What differs between backends (body, headers, errors); the Codex route by default.
+        self.route: Route = route if route is not None else CODEX_ROUTE
         self._base_url = base_url.rstrip("/") if base_url else None
         self.max_attempts = max(1, int(max_attempts))
         self._idle_timeout = idle_timeout
@@ -178,8 +175,8 @@ class _ClientBase:
 
     @property
     def base_url(self) -> str:
-        """The backend base URL (``config.backend_base_url()`` at call time unless given)."""
-        return self._base_url or config.backend_base_url()
+        """The base URL (the route's, read at call time, unless one was given)."""
+        return self._base_url or self.route.base_url()
 
     @property
     def idle_timeout(self) -> float:
@@ -211,6 +208,7 @@ class CodexClient(_ClientBase):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         http: httpx2.Client | None = None,
         sleep: Callable[[float], Any] | None = None,
+        route: Route | None = None,
     ) -> None:
         super().__init__(
             credentials=credentials,
@@ -218,6 +216,7 @@ class CodexClient(_ClientBase):
             max_attempts=max_attempts,
             idle_timeout=idle_timeout,
             connect_timeout=connect_timeout,
+            route=route,
         )
         self._http = http
         self._sleep = sleep
@@ -235,9 +234,7 @@ class CodexClient(_ClientBase):
 
         Raises :mod:`~llm_codex.core.errors` exceptions only.
         """
-        body = build_body(req)
-        content = encode_body(body)
-        session_id = body["prompt_cache_key"]
+        content, session_id = self.route.encode(req)
         url = self.base_url + "/responses"
         timeout = self._stream_timeout()
         http = self.http
@@ -245,7 +242,9 @@ class CodexClient(_ClientBase):
         attempts = Attempts(self.max_attempts)
         while True:
             attempts.begin()
-            headers = build_headers(creds, session_id=session_id, turn_state=attempts.turn_state)
+            headers = self.route.headers(
+                creds, session_id=session_id, turn_state=attempts.turn_state
+            )
             asm: StreamAssembler | None = None
             request_id = cf_ray = None
             try:
@@ -260,7 +259,7 @@ class CodexClient(_ClientBase):
                         if attempts.use_refresh(status):
                             creds = self.credentials.after_unauthorized(creds)
                             continue
-                        raise map_http_error(status, resp.headers, raw)
+                        raise self.route.http_error(status, resp.headers, raw)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
                     decoder = SSEDecoder()
@@ -288,9 +287,9 @@ class CodexClient(_ClientBase):
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
-            delay = attempts.delay_after(err)
+            delay = attempts.delay_after(err) if self.route.may_retry(err) else None
             if delay is None:
-                raise err
+                raise self.route.final_error(err)
             self._pause(delay)
 
     def complete(self, req: CodexRequest) -> CodexResult:
@@ -321,14 +320,14 @@ class CodexClient(_ClientBase):
             request_id = cf_ray = None
             try:
                 resp = http.get(
-                    url, params=params, headers=build_get_headers(creds), timeout=timeout
+                    url, params=params, headers=self.route.get_headers(creds), timeout=timeout
                 )
                 request_id, cf_ray = request_ids(resp.headers)
                 if not 200 <= resp.status_code < 300:
                     if attempts.use_refresh(resp.status_code):
                         creds = self.credentials.after_unauthorized(creds)
                         continue
-                    raise map_http_error(resp.status_code, resp.headers, resp.content)
+                    raise self.route.http_error(resp.status_code, resp.headers, resp.content)
                 try:
                     return resp.json(), resp.headers
                 except ValueError:
@@ -338,9 +337,9 @@ class CodexClient(_ClientBase):
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
-            delay = attempts.delay_after(err)
+            delay = attempts.delay_after(err) if self.route.may_retry(err) else None
             if delay is None:
-                raise err
+                raise self.route.final_error(err)
             self._pause(delay)
 
 
@@ -360,6 +359,7 @@ class AsyncCodexClient(_ClientBase):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         http: httpx2.AsyncClient | None = None,
         sleep: Callable[[float], Any] | None = None,
+        route: Route | None = None,
     ) -> None:
         super().__init__(
             credentials=credentials,
@@ -367,6 +367,7 @@ class AsyncCodexClient(_ClientBase):
             max_attempts=max_attempts,
             idle_timeout=idle_timeout,
             connect_timeout=connect_timeout,
+            route=route,
         )
         self._http = http
         self._sleep = sleep
@@ -386,9 +387,7 @@ class AsyncCodexClient(_ClientBase):
 
     async def stream(self, req: CodexRequest) -> AsyncIterator[StreamEvent]:
         """Run one turn; yield its events as they arrive, :class:`Completed` last."""
-        body = build_body(req)
-        content = encode_body(body)
-        session_id = body["prompt_cache_key"]
+        content, session_id = self.route.encode(req)
         url = self.base_url + "/responses"
         timeout = self._stream_timeout()
         http = self.http
@@ -396,7 +395,9 @@ class AsyncCodexClient(_ClientBase):
         attempts = Attempts(self.max_attempts)
         while True:
             attempts.begin()
-            headers = build_headers(creds, session_id=session_id, turn_state=attempts.turn_state)
+            headers = self.route.headers(
+                creds, session_id=session_id, turn_state=attempts.turn_state
+            )
             asm: StreamAssembler | None = None
             request_id = cf_ray = None
             try:
@@ -411,7 +412,7 @@ class AsyncCodexClient(_ClientBase):
                         if attempts.use_refresh(status):
                             creds = await self._refresh(creds)
                             continue
-                        raise map_http_error(status, resp.headers, raw)
+                        raise self.route.http_error(status, resp.headers, raw)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
                     decoder = SSEDecoder()
@@ -443,9 +444,9 @@ class AsyncCodexClient(_ClientBase):
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
-            delay = attempts.delay_after(err)
+            delay = attempts.delay_after(err) if self.route.may_retry(err) else None
             if delay is None:
-                raise err
+                raise self.route.final_error(err)
             await self._pause(delay)
 
     async def aclose(self) -> None:
@@ -486,14 +487,14 @@ class AsyncCodexClient(_ClientBase):
             request_id = cf_ray = None
             try:
                 resp = await http.get(
-                    url, params=params, headers=build_get_headers(creds), timeout=timeout
+                    url, params=params, headers=self.route.get_headers(creds), timeout=timeout
                 )
                 request_id, cf_ray = request_ids(resp.headers)
                 if not 200 <= resp.status_code < 300:
                     if attempts.use_refresh(resp.status_code):
                         creds = await self._refresh(creds)
                         continue
-                    raise map_http_error(resp.status_code, resp.headers, resp.content)
+                    raise self.route.http_error(resp.status_code, resp.headers, resp.content)
                 try:
                     return resp.json(), resp.headers
                 except ValueError:
@@ -503,7 +504,7 @@ class AsyncCodexClient(_ClientBase):
             except CodexError as exc:
                 err = exc
             _stamp(err, request_id, cf_ray)
-            delay = attempts.delay_after(err)
+            delay = attempts.delay_after(err) if self.route.may_retry(err) else None
             if delay is None:
-                raise err
+                raise self.route.final_error(err)
             await self._pause(delay)

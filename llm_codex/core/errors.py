@@ -26,7 +26,9 @@ ever contains a token.
     │   ├── CloudflareBlocked       403 challenge page, blocked before reaching OpenAI
     │   ├── Forbidden               other 403
     │   ├── ServerOverloaded        503 server_is_overloaded / slow_down
-    │   └── ServerError             other 5xx
+    │   ├── ServerError             other 5xx
+    │   └── PlanUsageError          an official-route (SIWC) answer, siwc.md §14; never retried
+    │       └── PlanUsageLimitReached  the plan's or the app's usage limit; no reset time exists
     ├── ResponseFailed              ``response.failed`` inside a 200 stream
     │   └── ContextWindowExceeded   context_length_exceeded
     ├── IncompleteResponse          ``response.incomplete`` (partial result attached)
@@ -60,6 +62,8 @@ __all__ = [
     "ModelNotSupported",
     "NotFound",
     "NotSignedIn",
+    "PlanUsageError",
+    "PlanUsageLimitReached",
     "QuotaExceeded",
     "RateLimited",
     "RefreshFailed",
@@ -272,3 +276,20 @@ class IdleTimeout(StreamError):
 
 class ConnectionFailed(CodexError):
     """The backend could not be reached (after the retries were spent)."""
+
+
+class PlanUsageError(APIError):
+    """An answer of the official "Sign in with ChatGPT" route (siwc.md §14).
+
+    ``code`` is the documented code (``subscription_sharing_*``, ``chatpass_*``) when there was
+    one, ``param`` the request field it names. Never retried automatically, and never a reason
+    to switch to the Codex route or to another account (the Terms forbid it).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.param = param
+
+
+class PlanUsageLimitReached(PlanUsageError):
+    """The plan's (or llm-codex's own per-app) usage limit; the docs give no reset time."""

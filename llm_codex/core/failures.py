@@ -460,6 +460,8 @@ def map_failure(error: Any, *, partial: CodexResult | None = None) -> CodexError
         if code == "rate_limit_exceeded":
             # "Please try again in 1.5s" / "in 28ms": retried once after that (protocol §8.2).
             exc.retry_after = _try_again_in(message)  # type: ignore[attr-defined]
+    if getattr(exc, "body", None) is None:
+        exc.body = error  # type: ignore[attr-defined]
     exc.partial = partial  # type: ignore[attr-defined]
     return exc
 
@@ -498,7 +500,10 @@ def stream_error(event: dict[str, Any], *, partial: CodexResult | None = None) -
         return map_failure(err, partial=partial)
     label = f" ({code})" if code else ""
     text = f": {message}" if message else "."
-    return StreamError(f"The backend reported an error{label}{text}", partial=partial)
+    exc = StreamError(f"The backend reported an error{label}{text}", partial=partial)
+    exc.code = str(code) if code is not None else None  # type: ignore[attr-defined]
+    exc.body = err  # type: ignore[attr-defined]
+    return exc
 
 
 # -- transport failures ---------------------------------------------------------------------------
