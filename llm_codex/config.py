@@ -5,7 +5,9 @@ users can point llm-codex elsewhere by setting a variable:
 
 - ``LLM_CODEX_BASE_URL``: backend base, default ``https://chatgpt.com/backend-api/codex``;
   the usage endpoint is derived by replacing the final ``/codex`` with ``/wham/usage``.
-- ``LLM_CODEX_AUTH_URL``: auth issuer, default ``https://auth.openai.com``.
+- ``LLM_CODEX_AUTH_URL``: auth issuer of both routes, default ``https://auth.openai.com``.
+- ``LLM_CODEX_API_URL``: the public API base of the official "Sign in with ChatGPT" route,
+  default ``https://api.openai.com/v1`` (siwc.md §3).
 - ``CODEX_HOME``: where an existing Codex CLI login (``auth.json``) is found, default ``~/.codex``.
 - ``LLM_USER_PATH``: llm's own user directory; our files live in its ``llm-codex`` folder.
 - ``LLM_CODEX_CLIENT_VERSION``: the Codex version claimed to the catalog endpoint.
@@ -20,10 +22,12 @@ from pathlib import Path
 
 __all__ = [
     "CLIENT_ID",
+    "DEFAULT_API_URL",
     "DEFAULT_AUTH_URL",
     "DEFAULT_BASE_URL",
     "DEFAULT_CLIENT_VERSION",
     "ORIGINATOR",
+    "api_base_url",
     "auth_base_url",
     "backend_base_url",
     "client_version",
@@ -31,6 +35,9 @@ __all__ = [
     "codex_home",
     "llm_user_dir",
     "models_cache_path",
+    "official_auth_path",
+    "official_host_id_path",
+    "official_models_path",
     "own_auth_path",
     "ratelimit_state_path",
     "state_dir",
@@ -39,6 +46,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 DEFAULT_AUTH_URL = "https://auth.openai.com"
+#: The public API that the official (SIWC) route sends prompts to.
+DEFAULT_API_URL = "https://api.openai.com/v1"
 #: The Codex CLI's public OAuth client (protocol §A2).
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 #: A recent real Codex CLI version; the catalog hides models newer than the claimed version.
@@ -71,6 +80,11 @@ def usage_url() -> str:
 def auth_base_url() -> str:
     """The auth issuer without a trailing slash, e.g. ``https://auth.openai.com``."""
     return (_env("LLM_CODEX_AUTH_URL") or DEFAULT_AUTH_URL).rstrip("/")
+
+
+def api_base_url() -> str:
+    """The official route's API base without a trailing slash, e.g. ``https://api.openai.com/v1``."""
+    return (_env("LLM_CODEX_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 def client_version() -> str:
@@ -117,3 +131,18 @@ def models_cache_path() -> Path:
 def ratelimit_state_path() -> Path:
     """The last passive rate-limit snapshot and warning bookkeeping."""
     return state_dir() / "ratelimits.json"
+
+
+def official_auth_path() -> Path:
+    """The official (Sign in with ChatGPT) registration and tokens (siwc.md §9.3)."""
+    return state_dir() / "official.json"
+
+
+def official_host_id_path() -> Path:
+    """This host's ``ext_agent_host_id`` (kept when the official login is removed)."""
+    return state_dir() / "host-id.json"
+
+
+def official_models_path() -> Path:
+    """The official route's cached model list (no tokens)."""
+    return state_dir() / "official-models.json"
