@@ -23,6 +23,14 @@ def _fail(exc: CodexError) -> click.ClickException:
 
 @click.command()
 @click.option(
+    "--official",
+    is_flag=True,
+    help=(
+        "Sign in with ChatGPT's official app sign-in instead, for the chatgpt/ models "
+        "(ChatGPT plan usage through the public API)."
+    ),
+)
+@click.option(
     "--device-code",
     is_flag=True,
     help="Sign in with a code shown here, on any device (for SSH sessions and servers).",
@@ -41,7 +49,7 @@ def _fail(exc: CodexError) -> click.ClickException:
         "sign-in sends the browser back to)."
     ),
 )
-def login(device_code: bool, no_browser: bool, port: int | None) -> None:
+def login(official: bool, device_code: bool, no_browser: bool, port: int | None) -> None:
     """Sign in with your ChatGPT account.
 
     Opens ChatGPT's sign-in page in your browser and waits for it to come back to
@@ -49,6 +57,15 @@ def login(device_code: bool, no_browser: bool, port: int | None) -> None:
     your browser ended on) or --device-code. The login is stored in llm-codex's own file and
     never changes the Codex CLI's login.
     """
+    if official:
+        if device_code:
+            raise click.ClickException(
+                "--device-code is not available with --official; use --no-browser instead."
+            )
+        from llm_codex.commands.official_cmds import official_login
+
+        official_login(no_browser=no_browser, port=port)
+        return
     from llm_codex.auth.login import browser_login, device_login
 
     try:
@@ -71,11 +88,20 @@ def login(device_code: bool, no_browser: bool, port: int | None) -> None:
 
 
 @click.command()
-def logout() -> None:
+@click.option(
+    "--official", is_flag=True, help="Sign out of the official sign-in (chatgpt/ models) instead."
+)
+def logout(official: bool) -> None:
     """Sign out: revoke llm-codex's tokens and delete its credential file.
 
-    The Codex CLI's own login is never touched; use 'codex logout' for that.
+    The Codex CLI's own login is never touched; use 'codex logout' for that. Without
+    --official the official sign-in is left alone, and the other way round.
     """
+    if official:
+        from llm_codex.commands.official_cmds import official_logout
+
+        official_logout()
+        return
     from llm_codex.auth.login import logout as do_logout
 
     try:
@@ -144,17 +170,27 @@ def status(as_json: bool) -> None:
     Reads the credential files only: no network request and no token refresh.
     """
     from llm_codex.auth.manager import default_auth_manager
+    from llm_codex.commands.official_cmds import official_status_json, official_status_lines
 
     try:
         info = default_auth_manager().status()
+        official = official_status_json()
     except CodexError as exc:
         raise _fail(exc) from None
     if as_json:
-        click.echo(json.dumps(info.to_json(), indent=2))
-        if not info.signed_in:
+        # The Codex login's fields stay at the top level for existing scripts.
+        data = {**info.to_json(), "codex": info.to_json(), "official": official}
+        click.echo(json.dumps(data, indent=2))
+        if not info.signed_in and not official["signed_in"]:
             raise SystemExit(1)
         return
     if not info.signed_in:
+        if official["signed_in"]:
+            click.echo("Codex login: not signed in; run 'llm codex login' for openai-codex/.")
+            click.echo("")
+            for line in official_status_lines(official):
+                click.echo(line)
+            return
         raise click.ClickException(
             "Not signed in to ChatGPT: run 'llm codex login' (or sign in with the Codex CLI)."
         )
@@ -177,3 +213,6 @@ def status(as_json: bool) -> None:
         click.echo(info.note)
     if info.unused_codex_cli_login is not None:
         click.echo(f"A Codex CLI login at {info.unused_codex_cli_login} is present but not used.")
+    click.echo("")
+    for line in official_status_lines(official):
+        click.echo(line)

@@ -107,22 +107,43 @@ def _refresh() -> tuple[list[str], list[str]]:
 def models(as_json: bool, refresh: bool) -> None:
     """List the Codex models and their options (reasoning, verbosity, images, fast tier, web
     search, image generation, context window). Without --refresh this makes no request."""
+    from llm_codex.commands.official_cmds import (
+        official_models_json,
+        official_models_lines,
+        official_signed_in,
+        refresh_official_models,
+    )
     from llm_codex.core.catalog import load_catalog
-    from llm_codex.core.errors import CodexError
+    from llm_codex.core.errors import CodexError, NotSignedIn
 
     changes: tuple[list[str], list[str]] | None = None
+    failures: list[str] = []
     if refresh:
+        # Each route that has a login is refreshed; a failure of one does not hide the other.
+        official = official_signed_in()
         try:
             changes = _refresh()
+        except NotSignedIn as error:
+            if not official:
+                raise click.ClickException(str(error)) from None
         except CodexError as error:
-            raise click.ClickException(str(error)) from None
+            if not official:
+                raise click.ClickException(str(error)) from None
+            failures.append(str(error))
+        if official:
+            try:
+                refresh_official_models()
+            except CodexError as error:
+                failures.append(f"chatgpt/ models: {error}")
     catalog = load_catalog()
 
     if as_json:
         data = _catalog_json(catalog)
         if changes is not None:
             data["added"], data["removed"] = changes
+        data["official"] = official_models_json()
         click.echo(json.dumps(data, indent=2))
+        _fail_after(failures)
         return
 
     if changes is not None:
@@ -135,3 +156,15 @@ def models(as_json: bool, refresh: bool) -> None:
             click.echo(f"No changes ({len(catalog.models)} models).")
         click.echo("")
     click.echo(render_models(catalog, now=time.time()))
+    click.echo("")
+    click.echo("\n".join(official_models_lines()))
+    _fail_after(failures)
+
+
+def _fail_after(failures: list[str]) -> None:
+    """After the listing: the refresh failures, one sentence each, and exit 1."""
+    if not failures:
+        return
+    for failure in failures[:-1]:
+        click.echo(f"Error: {failure}", err=True)
+    raise click.ClickException(failures[-1])

@@ -56,6 +56,17 @@ def _signed_in() -> bool:
         return False
 
 
+def _official_signed_in() -> bool:
+    """Whether an official (SIWC) login exists; the server never reads its tokens."""
+    try:
+        from llm_codex.auth.siwc.files import read_official
+
+        login = read_official()
+    except Exception:
+        return False
+    return login is not None and login.tokens is not None
+
+
 @click.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port (0: any).")
@@ -150,6 +161,11 @@ def serve(
     )
     configure_access_log()
     signed_in = _signed_in()
+    if not signed_in and _official_signed_in():
+        raise click.ClickException(
+            "llm codex serve needs a Codex login (llm codex login); your ChatGPT plan sign-in "
+            "(--official) may only be used by llm itself."
+        )
 
     def announce(bound_port: int) -> None:
         click.echo(_startup_message(base_url(host, bound_port), api_key, signed_in), err=True)

@@ -74,11 +74,16 @@ def usage(as_json: bool, cached: bool) -> None:
     a prompt once a window is 90% used; set LLM_CODEX_USAGE_WARNING to another percentage, or to
     'off' to silence them.
     """
+    from llm_codex.commands.official_cmds import USAGE_LINE, official_signed_in
     from llm_codex.commands.usage_view import render_usage, usage_json
-    from llm_codex.core.errors import CodexError
+    from llm_codex.core.errors import CodexError, NotSignedIn
     from llm_codex.core.ratelimits import load_snapshot
 
     now = _now()
+    official = official_signed_in()
+    if official and not as_json:
+        # The official route publishes no usage windows (siwc.md §13.5, §15): no request.
+        click.echo(USAGE_LINE)
     passive = load_snapshot()
     if cached:
         if passive is None:
@@ -90,6 +95,10 @@ def usage(as_json: bool, cached: bool) -> None:
     else:
         try:
             snapshot = _fetch_live(now)
+        except NotSignedIn as error:
+            if official and not as_json:
+                return  # only the official login: its line above is the whole answer
+            raise click.ClickException(str(error)) from None
         except CodexError as error:
             raise click.ClickException(str(error)) from None
 

@@ -12,10 +12,13 @@ import llm
 
 @llm.hookimpl
 def register_models(register):  # type: ignore[no-untyped-def]
-    """Register ``openai-codex/<slug>`` (sync and async) for every model in the catalog."""
+    """Register ``openai-codex/<slug>`` (sync and async) for every model in the catalog, and
+    ``chatgpt/<slug>`` for the official route's cached list plus its built-in gpt-5.5."""
     from llm_codex.plugin.models import register_all
+    from llm_codex.plugin.plan_models import register_plan_models
 
     register_all(register)
+    register_plan_models(register)
 
 
 @llm.hookimpl

@@ -242,6 +242,26 @@ class _SharedCodex:
         a model that needs the unsupported "Responses Lite" form)."""
         return build_codex_request(prompt, model=self.info)
 
+    # hooks the official route's models (plugin/plan_models.py) override
+
+    def _sync_client(self) -> Any:
+        return sync_client()
+
+    def _async_client(self) -> Any:
+        return async_client()
+
+    def _model_error(self, err: CodexError) -> CodexModelError:
+        return model_error(err)
+
+    def _after_success(self, result: CodexResult, translator: EventTranslator) -> None:
+        _warn_rate_limits(result, translator)
+
+    def _refresh_due(self) -> bool:
+        return not _catalog_refresh_done
+
+    def _lazy_refresh(self) -> None:
+        _refresh_catalog_if_stale()
+
     def _translator(self, response: Any) -> EventTranslator:
         return EventTranslator(
             response=response,
@@ -276,7 +296,7 @@ class CodexModel(_SharedCodex, llm.Model):
         result: CodexResult | None = None
         try:
             request = self._request(prompt, conversation)
-            with contextlib.closing(sync_client().stream(request)) as events:
+            with contextlib.closing(self._sync_client().stream(request)) as events:
                 for event in events:
                     cls = event.__class__
                     if cls is TextDelta:
@@ -289,10 +309,11 @@ class CodexModel(_SharedCodex, llm.Model):
         except CodexError as err:
             _record_partial(translator, err)
             _end_open_line(translator)
-            raise model_error(err) from None
+            raise self._model_error(err) from None
         if result is not None:
-            _warn_rate_limits(result, translator)
-            _refresh_catalog_if_stale()
+            self._after_success(result, translator)
+            if self._refresh_due():
+                self._lazy_refresh()
 
 
 class AsyncCodexModel(_SharedCodex, llm.AsyncModel):
@@ -309,7 +330,7 @@ class AsyncCodexModel(_SharedCodex, llm.AsyncModel):
         result: CodexResult | None = None
         try:
             request = self._request(prompt, conversation)
-            events = async_client().stream(request)
+            events = self._async_client().stream(request)
             try:
                 async for event in events:
                     cls = event.__class__
@@ -329,11 +350,11 @@ class AsyncCodexModel(_SharedCodex, llm.AsyncModel):
         except CodexError as err:
             _record_partial(translator, err)
             _end_open_line(translator)
-            raise model_error(err) from None
+            raise self._model_error(err) from None
         if result is not None:
-            _warn_rate_limits(result, translator)
-            if not _catalog_refresh_done:
-                await asyncio.to_thread(_refresh_catalog_if_stale)
+            self._after_success(result, translator)
+            if self._refresh_due():
+                await asyncio.to_thread(self._lazy_refresh)
 
 
 # --- registration ------------------------------------------------------------------------------

@@ -110,6 +110,14 @@ def model_slug(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RequestRefused("'model' is required and must be a string.", param="model")
     value = value.strip()
+    if value.startswith("chatgpt/"):  # the official route is never served (siwc.md §13.6)
+        raise RequestRefused(
+            f"The model '{value}' does not exist here: this server serves the Codex route only; "
+            "ChatGPT plan (chatgpt/) models may only be used by llm itself.",
+            status=404,
+            code="model_not_found",
+            param="model",
+        )
     if value.startswith(MODEL_PREFIX):
         value = value[len(MODEL_PREFIX) :]
     return value
