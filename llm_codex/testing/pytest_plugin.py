@@ -62,3 +62,39 @@ def codex_cli_login(codex_backend: FakeCodexBackend) -> dict[str, Any]:
     tokens = codex_backend.issue_tokens()
     write_auth_file(config.codex_cli_auth_path(), tokens, private_dir=False)
     return tokens
+
+
+@pytest.fixture
+def siwc_backend(request, tmp_path_factory, monkeypatch) -> Any:
+    """A running fake of the official route (issuer + public API), with ``LLM_CODEX_AUTH_URL``
+    and ``LLM_CODEX_API_URL`` pointing at it. Combined with ``codex_backend`` (request both),
+    the Codex fake answers every other path, so one issuer URL serves both routes; otherwise
+    ``LLM_USER_PATH`` and ``CODEX_HOME`` are isolated here."""
+    from llm_codex.testing.siwc_fake import FakeSiwc
+
+    fallback = None
+    if "codex_backend" in request.fixturenames:
+        fallback = request.getfixturevalue("codex_backend")._app
+    else:
+        home = tmp_path_factory.mktemp("siwc-fake")
+        (home / "llm-user").mkdir()
+        (home / "codex-home").mkdir()
+        monkeypatch.setenv("LLM_USER_PATH", str(home / "llm-user"))
+        monkeypatch.setenv("CODEX_HOME", str(home / "codex-home"))
+    fake = FakeSiwc(fallback=fallback).start()
+    monkeypatch.setenv("LLM_CODEX_AUTH_URL", fake.url)
+    monkeypatch.setenv("LLM_CODEX_API_URL", fake.api_url)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def siwc_login(siwc_backend) -> dict[str, Any]:
+    """Signed in through the official route (``official.json`` with plan usage enabled and the
+    notice already shown); returns the token answer, with ``client_id`` and ``sub``."""
+    from llm_codex import config
+    from llm_codex.testing.siwc_fake import write_official_login
+
+    return write_official_login(config.state_dir(), siwc_backend)
