@@ -7,6 +7,8 @@ import pytest
 _OUR_ENV = (
     "LLM_CODEX_BASE_URL",
     "LLM_CODEX_AUTH_URL",
+    "LLM_CODEX_API_URL",
+    "LLM_CODEX_LOGIN_TIMEOUT",
     "LLM_CODEX_CLIENT_VERSION",
     "LLM_CODEX_SERVER_KEY",
     "LLM_CODEX_USAGE_WARNING",
@@ -31,16 +33,22 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CODEX_HOME", str(home / "codex"))
     monkeypatch.setenv("LLM_CODEX_BASE_URL", "http://127.0.0.1:9/backend-api/codex")
     monkeypatch.setenv("LLM_CODEX_AUTH_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LLM_CODEX_API_URL", "http://127.0.0.1:9/v1")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_plugin_state():
     """Each test starts with new process-wide clients and no catalog memo or refresh done yet."""
-    from llm_codex.core import catalog
+    from llm_codex.core import catalog, plan_catalog
     from llm_codex.plugin import models as llm_models
+    from llm_codex.plugin import plan_models
 
-    llm_models.reset_clients()
+    for reset in (llm_models.reset_clients, plan_models.reset_plan_clients):
+        reset()
     catalog.clear_memo()
+    plan_catalog.clear_plan_memo()
     yield
-    llm_models.reset_clients()
+    for reset in (llm_models.reset_clients, plan_models.reset_plan_clients):
+        reset()
     catalog.clear_memo()
+    plan_catalog.clear_plan_memo()

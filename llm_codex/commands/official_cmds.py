@@ -162,7 +162,9 @@ def official_models_lines(now: float | None = None) -> list[str]:
         if info.display_name != info.slug:
             name += f"  {info.display_name}"
         lines.append(name)
-    lines.append(f"Sign in with 'llm codex login --official'. Manage usage: {MANAGE}")
+    if not official_signed_in():
+        lines.append("Sign in for these with: llm codex login --official")
+    lines.append(f"Manage usage: {MANAGE}")
     return lines
 
 

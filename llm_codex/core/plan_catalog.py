@@ -29,6 +29,7 @@ from llm_codex.core.errors import CodexError
 __all__ = [
     "PLAN_BUILTIN",
     "PlanCatalog",
+    "clear_plan_memo",
     "load_plan_catalog",
     "load_plan_models",
     "plan_cache_is_stale",
@@ -73,6 +74,11 @@ class PlanCatalog:
 
 
 _memo: dict[str, tuple[Any, PlanCatalog]] = {}
+
+
+def clear_plan_memo() -> None:
+    """Forget the memoised list (tests; a changed file is picked up without this)."""
+    _memo.clear()
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
