@@ -1,6 +1,9 @@
 """Run the fake standalone: ``python -m llm_codex.testing --port N [--codex-home DIR]``.
 
-Prints the environment to export so llm-codex (or the real Codex CLI) talks to it, and with
+Both routes are served: the Codex backend, and on a second port the official route's issuer
+and public API (:class:`~llm_codex.testing.siwc_fake.FakeSiwc`), which is also the issuer URL of
+both routes (it hands the Codex route's issuer paths to the Codex fake). Prints the environment
+to export so llm-codex (or the real Codex CLI) talks to it, and with
 ``--codex-home`` writes ``DIR/auth.json`` in the Codex CLI format holding long-lived tokens the
 fake accepts. Missing ``instructions`` are accepted unless ``--require-instructions`` is given
 (Codex CLI 0.169.0 sends none). Ctrl-C (or SIGTERM) stops it cleanly.
@@ -16,11 +19,12 @@ from pathlib import Path
 
 from llm_codex.testing.authfile import write_auth_file
 from llm_codex.testing.backend import FakeCodexBackend
+from llm_codex.testing.siwc_fake import FakeSiwc
 
 _TEN_YEARS = 10 * 365 * 86400
 
 
-def _snippet(fake: FakeCodexBackend, codex_home: Path | None) -> str:
+def _snippet(fake: FakeCodexBackend, codex_home: Path | None, siwc: FakeSiwc) -> str:
     home = str(codex_home) if codex_home else "$CODEX_HOME"
     if codex_home:
         codex_line = f"export CODEX_HOME={codex_home}"
@@ -29,8 +33,10 @@ def _snippet(fake: FakeCodexBackend, codex_home: Path | None) -> str:
     return f"""\
 # Environment for llm-codex:
 export LLM_CODEX_BASE_URL={fake.base_url}
-export LLM_CODEX_AUTH_URL={fake.url}
+export LLM_CODEX_AUTH_URL={siwc.url}
+export LLM_CODEX_API_URL={siwc.api_url}
 {codex_line}
+# 'llm codex login --official' then signs in with the fake's official route.
 
 # For the real Codex CLI, add to {home}/config.toml:
 model = "gpt-5.5"
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}.", file=sys.stderr)
         return 1
+    siwc = FakeSiwc(fallback=fake._app).start()
     fake.access_token_ttl = _TEN_YEARS
     fake.set_login_identity(account_id=args.account_id, email=args.email, plan_type=args.plan_type)
     if args.codex_home is not None:
@@ -84,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         write_auth_file(args.codex_home / "auth.json", tokens, private_dir=False)
     print(f"Fake Codex backend listening on {fake.url}", flush=True)
-    print(_snippet(fake, args.codex_home.resolve() if args.codex_home else None), flush=True)
+    print(f"Fake official route (issuer of both routes) on {siwc.url}", flush=True)
+    home = args.codex_home.resolve() if args.codex_home else None
+    print(_snippet(fake, home, siwc), flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         while not done.wait(0.5):
             pass
     finally:
+        siwc.stop()
         fake.stop()
     print("Stopped.", flush=True)
     return 0

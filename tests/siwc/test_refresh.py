@@ -189,6 +189,8 @@ def test_twelve_processes_race_to_exactly_one_refresh(siwc_backend, tmp_path):
     codes = [p.wait(timeout=120) for p in procs]
     assert codes == [0] * 12
     assert siwc_backend.issuer.refresh_count == 1
-    refreshes = [r for r in siwc_backend.issuer.token_requests if r["grant_type"] == "refresh_token"]
+    refreshes = [
+        r for r in siwc_backend.issuer.token_requests if r["grant_type"] == "refresh_token"
+    ]
     assert len(refreshes) == 1 and refreshes[0]["refresh_token"] == issued["refresh_token"]
     assert Path(config.official_auth_path()).stat().st_mode & 0o777 == 0o600

@@ -33,7 +33,14 @@ def test_standalone_server(tmp_path):
         out = "".join(lines)
         base = re.search(r"export LLM_CODEX_BASE_URL=(\S+)", out).group(1)
         auth = re.search(r"export LLM_CODEX_AUTH_URL=(\S+)", out).group(1)
-        assert base == auth + "/backend-api/codex"
+        api = re.search(r"export LLM_CODEX_API_URL=(\S+)", out).group(1)
+        assert base.endswith("/backend-api/codex")
+        # one issuer for both routes: the official route's discovery, and the Codex route's
+        # token endpoint handed on to the Codex fake
+        assert api == auth + "/v1"
+        assert httpx.get(auth + "/.well-known/openid-configuration").json()["issuer"] == auth
+        refused = httpx.post(auth + "/oauth/token", json={"grant_type": "refresh_token"})
+        assert refused.status_code != 404
         assert f"export CODEX_HOME={home.resolve()}" in out
         assert "[model_providers.llm-codex-fake]" in out
         assert f'base_url = "{base}"' in out
