@@ -43,7 +43,7 @@ from llm_codex.core.errors import (
 )
 from llm_codex.core.types import Credentials
 
-__all__ = ["AuthManager", "LoginStatus", "default_auth_manager"]
+__all__ = ["AsyncTwins", "AuthManager", "LoginStatus", "default_auth_manager"]
 
 #: Seconds of leeway when deciding that an access token is already expired.
 _EXPIRY_LEEWAY = 10.0
@@ -99,7 +99,53 @@ def _expired(login: StoredLogin, *, now: float | None = None) -> bool:
     return exp is not None and exp <= now + _EXPIRY_LEEWAY
 
 
-class AuthManager:
+class AsyncTwins:
+    """The async half of a credential provider, shared by both routes' providers.
+
+    A subclass supplies ``load()``, ``_ready(login)`` (credentials, or ``None`` when a refresh is
+    due), ``_proactive(login)``, ``_after_401(login, rejected)`` and ``_as_credentials(login)``,
+    and sets ``self._inflight = {}``. A due refresh then runs once in a worker thread for every
+    coroutine waiting on it.
+    """
+
+    _inflight: dict[tuple[int, str], asyncio.Task[Credentials]]
+
+    async def _shared(self, key: str, work: Callable[[], Credentials]) -> Credentials:
+        """Run ``work`` in a worker thread, shared by every coroutine asking for ``key``."""
+        loop = asyncio.get_running_loop()
+        full = (id(loop), key)
+        task = self._inflight.get(full)
+        if task is None or task.done():
+            task = loop.create_task(asyncio.to_thread(work))
+            self._inflight[full] = task
+
+            def _forget(done: asyncio.Task[Credentials], full: tuple[int, str] = full) -> None:
+                if self._inflight.get(full) is done:
+                    del self._inflight[full]
+                if not done.cancelled():
+                    done.exception()  # retrieved here, so an abandoned failure logs nothing
+
+            task.add_done_callback(_forget)
+        return await asyncio.shield(task)
+
+    async def acurrent(self) -> Credentials:
+        """Async :meth:`current`: a due refresh runs once in a thread for all waiting coroutines."""
+        login = self.load()
+        ready = self._ready(login)
+        if ready is not None:
+            return ready
+        return await self._shared(f"current:{login.path}", lambda: self._proactive(login))
+
+    async def aafter_unauthorized(self, rejected: Credentials) -> Credentials:
+        """Async :meth:`after_unauthorized`, shared by coroutines rejected with the same token."""
+        login = self.load()
+        if login.access_token != rejected.access_token:
+            return self._as_credentials(login)
+        key = f"401:{login.path}:{hash(rejected.access_token)}"
+        return await self._shared(key, lambda: self._after_401(login, rejected))
+
+
+class AuthManager(AsyncTwins):
     """Implements :class:`llm_codex.core.types.CredentialProvider` over the credential files.
 
     ``own_path`` / ``codex_path`` pin the files (default: read from the environment on every
@@ -146,6 +192,9 @@ class AuthManager:
         raise NotSignedIn()
 
     # --- the provider protocol -----------------------------------------------------------------
+
+    def _as_credentials(self, login: StoredLogin) -> Credentials:
+        return _credentials(login)
 
     def _ready(self, login: StoredLogin) -> Credentials | None:
         """Credentials usable without refreshing, ``None`` when a refresh is due."""
@@ -201,40 +250,6 @@ class AuthManager:
     def after_unauthorized(self, rejected: Credentials) -> Credentials:
         """After a 401: re-read the store and use a different token, or refresh once."""
         return self._after_401(self.load(), rejected)
-
-    async def _shared(self, key: str, work: Callable[[], Credentials]) -> Credentials:
-        """Run ``work`` in a worker thread, shared by every coroutine asking for ``key``."""
-        loop = asyncio.get_running_loop()
-        full = (id(loop), key)
-        task = self._inflight.get(full)
-        if task is None or task.done():
-            task = loop.create_task(asyncio.to_thread(work))
-            self._inflight[full] = task
-
-            def _forget(done: asyncio.Task[Credentials], full: tuple[int, str] = full) -> None:
-                if self._inflight.get(full) is done:
-                    del self._inflight[full]
-                if not done.cancelled():
-                    done.exception()  # retrieved here, so an abandoned failure logs nothing
-
-            task.add_done_callback(_forget)
-        return await asyncio.shield(task)
-
-    async def acurrent(self) -> Credentials:
-        """Async :meth:`current`: a due refresh runs once in a thread for all waiting coroutines."""
-        login = self.load()
-        ready = self._ready(login)
-        if ready is not None:
-            return ready
-        return await self._shared(f"current:{login.path}", lambda: self._proactive(login))
-
-    async def aafter_unauthorized(self, rejected: Credentials) -> Credentials:
-        """Async :meth:`after_unauthorized`, shared by coroutines rejected with the same token."""
-        login = self.load()
-        if login.access_token != rejected.access_token:
-            return _credentials(login)
-        key = f"401:{login.path}:{hash(rejected.access_token)}"
-        return await self._shared(key, lambda: self._after_401(login, rejected))
 
     # --- status --------------------------------------------------------------------------------
 

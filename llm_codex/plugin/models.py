@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import click
@@ -97,19 +97,30 @@ _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
 
-def _shared(kind: str) -> Any:
-    """The process-wide core client of ``kind`` (``"sync"`` or ``"async"``), made on first use."""
-    client = _clients.get(kind)
+def shared_client_of(clients: dict[str, Any], kind: str, make: Callable[[], dict[str, Any]]) -> Any:
+    """The client of ``kind`` (``"sync"`` or ``"async"``) kept in ``clients``, made on first use
+    with the keyword arguments ``make()`` returns (credentials, route, ...)."""
+    client = clients.get(kind)
     if client is None:
         with _lock:
-            client = _clients.get(kind)
+            client = clients.get(kind)
             if client is None:
-                from llm_codex.auth import default_auth_manager
                 from llm_codex.core.client import AsyncCodexClient, CodexClient
 
                 factory = CodexClient if kind == "sync" else AsyncCodexClient
-                client = _clients[kind] = factory(credentials=default_auth_manager())
+                client = clients[kind] = factory(**make())
     return client
+
+
+def _codex_client_args() -> dict[str, Any]:
+    from llm_codex.auth import default_auth_manager
+
+    return {"credentials": default_auth_manager()}
+
+
+def _shared(kind: str) -> Any:
+    """The process-wide core client of ``kind`` (``"sync"`` or ``"async"``), made on first use."""
+    return shared_client_of(_clients, kind, _codex_client_args)
 
 
 def sync_client() -> Any:
@@ -366,9 +377,15 @@ def register_all(register: Any) -> None:
     An entry that cannot be turned into a model is skipped with a one-line note on stderr, so a
     strange catalog never breaks ``llm`` itself.
     """
-    for info in load_models():
+    register_each(register, load_models(), CodexModel, AsyncCodexModel)
+
+
+def register_each(register: Any, infos: Any, sync_cls: Any, async_cls: Any) -> None:
+    """Register ``sync_cls(info)`` and ``async_cls(info)`` for each entry; one that fails is
+    skipped with a note on stderr."""
+    for info in infos:
         try:
-            sync_model, async_model = CodexModel(info), AsyncCodexModel(info)
+            sync_model, async_model = sync_cls(info), async_cls(info)
         except Exception as exc:  # never break llm start-up over one model
             sys.stderr.write(f"llm-codex: skipped model {info.slug!r}: {exc}\n")
             continue

@@ -28,7 +28,13 @@ from llm_codex.core.catalog import ModelInfo
 from llm_codex.core.errors import CodexError, ConfigurationError
 from llm_codex.core.types import CodexRequest, CodexResult
 from llm_codex.plugin.hosted_tools import WebSearch
-from llm_codex.plugin.models import AsyncCodexModel, CodexModel, CodexModelError
+from llm_codex.plugin.models import (
+    AsyncCodexModel,
+    CodexModel,
+    CodexModelError,
+    register_each,
+    shared_client_of,
+)
 from llm_codex.plugin.request import build_codex_request
 
 __all__ = [
@@ -51,21 +57,15 @@ _clients: dict[str, Any] = {}
 _refreshed = False
 
 
-def _client(kind: str) -> Any:
-    client = _clients.get(kind)
-    if client is None:
-        with _lock:
-            client = _clients.get(kind)
-            if client is None:
-                from llm_codex.auth.siwc.provider import OfficialAuth
-                from llm_codex.core.client import AsyncCodexClient, CodexClient
-                from llm_codex.core.plan_route import PLAN_ROUTE
+def _plan_client_args() -> dict[str, Any]:
+    from llm_codex.auth.siwc.provider import OfficialAuth
+    from llm_codex.core.plan_route import PLAN_ROUTE
 
-                factory = CodexClient if kind == "sync" else AsyncCodexClient
-                client = _clients[kind] = factory(
-                    credentials=OfficialAuth(), route=PLAN_ROUTE, max_attempts=2
-                )
-    return client
+    return {"credentials": OfficialAuth(), "route": PLAN_ROUTE, "max_attempts": 2}
+
+
+def _client(kind: str) -> Any:
+    return shared_client_of(_clients, kind, _plan_client_args)
 
 
 def reset_plan_clients() -> None:
@@ -191,10 +191,4 @@ def register_plan_models(register: Any) -> None:
     """Register ``chatgpt/<slug>`` for the cached list plus gpt-5.5 (no network, no token)."""
     from llm_codex.core.plan_catalog import load_plan_models
 
-    for info in load_plan_models():
-        try:
-            sync_model, async_model = PlanModel(info), AsyncPlanModel(info)
-        except Exception as exc:  # never break llm start-up over one model
-            sys.stderr.write(f"llm-codex: skipped model {PLAN_PREFIX}{info.slug}: {exc}\n")
-            continue
-        register(sync_model, async_model)
+    register_each(register, load_plan_models(), PlanModel, AsyncPlanModel)

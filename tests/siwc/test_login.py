@@ -177,7 +177,10 @@ def test_the_listener_ignores_wrong_state_and_strangers(siwc_backend, monkeypatc
 
     def probe(url: str) -> None:
         redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
-        seen["wrong_state"] = get(redirect + "?code=x&state=nope").status_code
+        wrong = get(redirect + "?code=x&state=nope")
+        seen["wrong_state"] = wrong.status_code
+        assert wrong.headers["referrer-policy"] == "no-referrer"
+        assert wrong.headers["cache-control"] == "no-store"
         seen["other_path"] = get(redirect.replace("/auth/callback", "/other")).status_code
         seen["bad_host"] = get(
             redirect + "?code=x&state=nope", headers={"Host": "evil.example"}

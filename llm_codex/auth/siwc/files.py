@@ -23,6 +23,7 @@ from typing import Any
 
 from llm_codex import config
 from llm_codex.auth.store import SOURCE_OWN, _check_private_dir, _read_bytes, write_login
+from llm_codex.auth.tokens import parse_rfc3339
 from llm_codex.core.errors import CredentialFileError
 
 __all__ = [
@@ -111,15 +112,8 @@ def parse_earliest_refresh_at(value: Any) -> float | None:
         try:
             value = float(text)
         except ValueError:
-            if text.endswith(("Z", "z")):
-                text = text[:-1] + "+00:00"
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            return parsed.timestamp()
+            parsed = parse_rfc3339(text)
+            return parsed.timestamp() if parsed is not None else None
     if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
         seconds = float(value)
         return seconds / 1000.0 if seconds > 1e12 else seconds

@@ -19,7 +19,6 @@ import base64
 import contextlib
 import errno
 import hashlib
-import html
 import os
 import queue
 import re
@@ -29,11 +28,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llm_codex import config
+from llm_codex.auth.login import _Handler as CodexLoginHandler
 from llm_codex.auth.siwc.files import (
     OfficialLogin,
     ensure_host_id,
@@ -131,10 +131,6 @@ def authorize_params(
 
 # --- the loopback listener -----------------------------------------------------------------------
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:36em;margin:4em auto">
-<h1>{title}</h1><p>{body}</p></body></html>"""
-
 
 def _single(params: dict[str, list[str]], name: str) -> str | None:
     values = params.get(name)
@@ -146,22 +142,15 @@ def _state_ok(params: dict[str, list[str]], state: str) -> bool:
     return got is not None and secrets.compare_digest(got.encode(), state.encode())
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(CodexLoginHandler):
+    """Only ``GET /auth/callback`` for our own ``Host``; pages as the Codex login's, plus
+    ``Referrer-Policy: no-referrer``."""
+
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # never log callback URLs
-        return
-
-    def _page(self, status: int, title: str, body: str) -> None:
-        payload = _PAGE.format(title=html.escape(title), body=html.escape(body)).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-store")
+    def end_headers(self) -> None:
         self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
+        super().end_headers()
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_codex import config
-from llm_codex.auth.manager import AuthManager
+from llm_codex.auth.manager import AsyncTwins
 from llm_codex.auth.refresh import path_lock
 from llm_codex.auth.siwc.files import (
     OfficialLogin,
@@ -221,16 +221,13 @@ def refresh_official(
         ) from None
 
 
-class OfficialAuth:
+class OfficialAuth(AsyncTwins):
     """The :class:`~llm_codex.core.types.CredentialProvider` of the official route."""
 
     def __init__(self, *, path: Path | None = None, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self._path = path
         self.lock_timeout = lock_timeout
         self._inflight: dict[tuple[int, str], Any] = {}
-
-    # shared by coroutines: one worker thread per refresh (the Codex route's helper)
-    _shared = AuthManager._shared
 
     def path(self) -> Path:
         return self._path or config.official_auth_path()
@@ -247,7 +244,11 @@ class OfficialAuth:
         _check_binding(login)
         return login
 
-    def _ready(self, login: OfficialLogin, now: float) -> Credentials | None:
+    def _as_credentials(self, login: OfficialLogin) -> Credentials:
+        return _credentials(login)
+
+    def _ready(self, login: OfficialLogin, now: float | None = None) -> Credentials | None:
+        now = time.time() if now is None else now
         if login.possibly_spent:
             if _expired(login, now):
                 raise AuthenticationRequired(SPENT)
@@ -288,20 +289,6 @@ class OfficialAuth:
     def after_unauthorized(self, rejected: Credentials) -> Credentials:
         """After a 401: a newer stored token, else one refresh if allowed (§8.4)."""
         return self._after_401(self.load(), rejected)
-
-    async def acurrent(self) -> Credentials:
-        login = self.load()
-        ready = self._ready(login, time.time())
-        if ready is not None:
-            return ready
-        return await self._shared(f"current:{login.path}", lambda: self._proactive(login))
-
-    async def aafter_unauthorized(self, rejected: Credentials) -> Credentials:
-        login = self.load()
-        if login.access_token != rejected.access_token:
-            return _credentials(login)
-        key = f"401:{login.path}:{hash(rejected.access_token)}"
-        return await self._shared(key, lambda: self._after_401(login, rejected))
 
 
 def official_status(path: Path | None = None) -> dict[str, Any]:
