@@ -13,11 +13,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from plugin_helpers import assert_user_error, run_llm
 
 from llm_codex import config
 from llm_codex.testing.siwc_fake import browser_consent
-from tests.siwc.helpers import get, install_browser, official_doc
+
+from ..plugin.plugin_helpers import assert_user_error, run_llm
+from .helpers import get, install_browser, official_doc
 
 NOTICE = "You're using your ChatGPT plan"
 

@@ -7,13 +7,14 @@ import json
 
 import llm
 import pytest
-from plugin_helpers import assert_user_error, logs_json, run_llm
-from request_support import PNG
 
 from llm_codex import config
 from llm_codex.core.plan_route import CODE_MESSAGES, PLAN_BODY_KEYS
 from llm_codex.testing.siwc_fake import write_official_login
-from tests.siwc.helpers import PLAN_MODEL
+
+from ..plugin.plugin_helpers import assert_user_error, logs_json, run_llm
+from ..plugin.request_support import PNG
+from .helpers import PLAN_MODEL
 
 FUNCTIONS = """
 def get_weather(city: str) -> str:

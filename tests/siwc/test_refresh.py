@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from plugin_helpers import assert_user_error, run_llm
 
 from llm_codex import config
 from llm_codex.auth.siwc.provider import OfficialAuth
 from llm_codex.core.errors import AuthenticationRequired
 from llm_codex.testing.siwc_fake import write_official_login
-from tests.siwc.helpers import PLAN_MODEL, official_doc
+
+from ..plugin.plugin_helpers import assert_user_error, run_llm
+from .helpers import PLAN_MODEL, official_doc
 
 
 def sign_in(fake, **kwargs):
