@@ -173,8 +173,11 @@ def status(as_json: bool) -> None:
     from llm_codex.commands.official_cmds import official_status_json, official_status_lines
 
     try:
-        info = default_auth_manager().status()
         official = official_status_json()
+    except CodexError as exc:  # an unusable official file must not hide the Codex login
+        official = {"signed_in": False, "registered": False, "error": str(exc)}
+    try:
+        info = default_auth_manager().status()
     except CodexError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -105,6 +105,8 @@ def _local(iso: str | None) -> str:
 def official_status_lines(data: dict[str, Any]) -> list[str]:
     """The "ChatGPT plan (official)" section of ``llm codex status``."""
     head = "ChatGPT plan (official):"
+    if data.get("error"):
+        return [head, f"  {data['error']}"]
     if not data.get("signed_in"):
         return [head, "  not signed in; run 'llm codex login --official' for chatgpt/ models."]
     flags = [

@@ -254,7 +254,7 @@ class CodexClient(_ClientBase):
                     attempts.note_headers(resp.headers)
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
-                    if not 200 <= status < 300:
+                    if not 200 <= status < 300 or self.route.error_answer(resp.headers):
                         raw = resp.read()
                         if attempts.use_refresh(status):
                             creds = self.credentials.after_unauthorized(creds)
@@ -407,7 +407,7 @@ class AsyncCodexClient(_ClientBase):
                     attempts.note_headers(resp.headers)
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
-                    if not 200 <= status < 300:
+                    if not 200 <= status < 300 or self.route.error_answer(resp.headers):
                         raw = await resp.aread()
                         if attempts.use_refresh(status):
                             creds = await self._refresh(creds)

@@ -12,9 +12,9 @@ what differs (:class:`PlanRoute`):
   Replayed items lose their ``id``; ``reasoning`` items are not replayed (§11.6);
 - **headers** (§11.1): ``Authorization``, ``Content-Type``, ``Accept``, our ``User-Agent``.
   No ``originator``, no account id, no session headers;
-- **errors** (§14): every documented code becomes one sentence; no plan-usage error and no 429
-  is ever retried (§11.7); only a 502/503/504 without a code and a connection that was refused
-  get one more try (the client is built with ``max_attempts=2``).
+- **errors** (§14): a 200 with a JSON body is an error; every documented code becomes one
+  sentence; no plan-usage error and no 429 is ever retried (§11.7); only a 502/503/504 without
+  a code and a connection that was refused get one more try (clients use ``max_attempts=2``).
 """
 
 from __future__ import annotations
@@ -307,6 +307,11 @@ class PlanRoute:
         self, status: int, headers: Mapping[str, str], body: bytes | str | None
     ) -> CodexError:
         return map_plan_http_error(status, headers, body)
+
+    def error_answer(self, headers: Mapping[str, str]) -> bool:
+        """A 200 is read as SSE whatever its Content-Type (it may be missing), unless it is
+        ``application/json``: then it is an error body (siwc.md §12.6)."""
+        return (headers.get("content-type") or "").lower().startswith("application/json")
 
     def may_retry(self, error: CodexError) -> bool:
         """One more try only for a 502/503/504 without a code and a refused connection."""

@@ -58,6 +58,10 @@ class Route(Protocol):
         """Whether the route allows the client's retry policy to consider ``error`` at all."""
         ...
 
+    def error_answer(self, headers: Mapping[str, str]) -> bool:
+        """Whether a 2xx answer to ``POST /responses`` is really an error body, not a stream."""
+        ...
+
     def final_error(self, error: CodexError) -> CodexError:
         """The exception actually raised to the caller for ``error`` (may reword it)."""
         ...
@@ -90,6 +94,9 @@ class CodexRoute:
 
     def may_retry(self, error: CodexError) -> bool:
         return True
+
+    def error_answer(self, headers: Mapping[str, str]) -> bool:
+        return False
 
     def final_error(self, error: CodexError) -> CodexError:
         return error

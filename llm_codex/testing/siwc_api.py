@@ -91,8 +91,8 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
 
 @dataclass
 class Step:
-    """One scripted answer: ``kind`` in text | http_error | failed | incomplete | error_event |
-    drop | tools."""
+    """One scripted answer: ``kind`` in text | http_error | json_200 | failed | incomplete |
+    error_event | drop | tools (``content_type=None`` sends a stream without Content-Type)."""
 
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +125,7 @@ class SiwcApi:
         self._steps: deque[Step] = deque()
         self._lock = threading.Lock()
         self.reply_text = "Hello from your ChatGPT plan."
+        self.stream_content_type: str | None = "text/event-stream"
 
     def queue(self, kind: str, **params: Any) -> None:
         """Script the next ``/v1/responses`` answer (see :class:`Step`)."""
@@ -193,7 +194,8 @@ class SiwcApi:
         return None
 
     def respond(self, headers: dict[str, str], body: Any) -> tuple[int, Any]:
-        """``(status, JSON body)`` for an error, or ``(200, stream pieces)``."""
+        """``(status, JSON body)`` for an error (or a scripted ``json_200``), or ``(200, stream
+        pieces)``; :attr:`stream_content_type` is the stream's Content-Type (None: omitted)."""
         with self._lock:
             self.requests.append(Recorded(dict(headers), body))
         refused = self.problem(headers, body)
@@ -202,6 +204,9 @@ class SiwcApi:
         with self._lock:
             step = self._steps.popleft() if self._steps else Step("text")
         p = step.params
+        self.stream_content_type = p.get("content_type", "text/event-stream")
+        if step.kind == "json_200":
+            return 200, p["body"]
         if step.kind == "http_error":
             status = int(p.get("status", 400))
             if "detail" in p:

@@ -95,9 +95,10 @@ class FakeSiwc:
             return json_reply(status, answer)
         if route == ("POST", "/v1/responses"):
             status, answer = self.api.respond(http.headers, body)
-            if status != 200:
+            if status != 200 or isinstance(answer, dict):
                 return json_reply(status, answer)
-            return Reply(200, [("Content-Type", "text/event-stream")], stream=answer)
+            ctype = self.api.stream_content_type
+            return Reply(200, [("Content-Type", ctype)] if ctype else [], stream=answer)
         if self._fallback is not None:
             return self._fallback(http)
         return json_reply(404, {"detail": "Not Found"})

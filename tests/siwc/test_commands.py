@@ -122,3 +122,16 @@ def test_llm_start_up_imports_no_jose_library_and_reads_no_token(siwc_backend, s
     assert "jwt" not in out.stdout and "cryptography" not in out.stdout
     assert "llm_codex.auth.siwc.login" not in out.stdout
     assert siwc_backend.issuer.token_requests == [] and siwc_backend.api.model_requests == []
+
+
+def test_an_unusable_official_file_does_not_hide_the_codex_login(codex_backend, codex_login):
+    from llm_codex import config
+
+    path = config.official_auth_path()
+    path.write_text("{not json")
+    path.chmod(0o600)
+    run = run_llm("codex", "status")
+    assert run.exit_code == 0, run.output
+    assert "Account:" in run.stdout
+    assert "official.json is not valid JSON; it was left as it is." in run.stdout
+    assert path.read_text() == "{not json"

@@ -274,3 +274,10 @@ def test_no_browser_accepts_a_pasted_callback_and_never_echoes_it(siwc_backend):
     assert "That is not the http://127.0.0.1:" in out
     code = parse_qs(urlsplit(callback).query)["code"][0]
     assert code not in out + err
+
+
+def test_an_api_url_in_clear_text_is_refused_before_anything_is_sent(siwc_backend, monkeypatch):
+    browser = install_browser(monkeypatch)
+    monkeypatch.setenv("LLM_CODEX_API_URL", "http://api.example.com/v1")
+    assert_user_error(login(), "LLM_CODEX_API_URL must be an https URL")
+    assert browser.urls == [] and siwc_backend.issuer.authorize_requests == []

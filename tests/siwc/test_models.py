@@ -161,6 +161,7 @@ def test_usage_limit_mid_stream_keeps_the_text_and_never_falls_back(siwc_backend
         ("http_error", {"status": 403, "detail": "region"}, "refused by policy (region)"),
         ("http_error", {"status": 400, "detail": "Unsupported service_tier: flex"}, "rejected"),
         ("http_error", {"status": 418, "code": "teapot"}, "ChatGPT plan request failed (418"),
+        ("http_error", {"status": 307, "detail": "moved"}, "Unexpected redirect from the API"),
     ],
 )
 def test_stream_and_admission_failures(siwc_backend, siwc_login, kind, params, needle):
@@ -214,3 +215,18 @@ def test_the_model_list_comes_from_the_cache_for_this_account(siwc_backend, siwc
     cache["subject"] = "someone-else"
     path.write_text(json.dumps(cache))
     assert "chatgpt/gpt-5.4-mini" not in run_llm("models").stdout
+
+
+def test_a_json_answer_with_status_200_is_an_error_not_a_stream(siwc_backend, siwc_login):
+    siwc_backend.api.queue(
+        "json_200", body={"error": {"code": "subscription_sharing_user_unavailable"}}
+    )
+    assert_user_error(
+        run_llm("-m", PLAN_MODEL, "hi"), "Your ChatGPT account information is temporarily"
+    )
+
+
+def test_a_stream_without_content_type_is_still_read(siwc_backend, siwc_login):
+    siwc_backend.api.queue("text", text="No header needed.", content_type=None)
+    run = run_llm("-m", PLAN_MODEL, "hi")
+    assert run.exit_code == 0 and run.stdout == "No header needed.\n"

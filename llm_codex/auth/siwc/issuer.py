@@ -67,6 +67,15 @@ def client(*, timeout: float) -> Any:
     )
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def insecure(url: str) -> bool:
+    """Whether ``url`` would carry a bearer token in clear text: not https and not loopback."""
+    parts = urlsplit(url)
+    return parts.scheme != "https" and (parts.hostname or "") not in _LOOPBACK
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
@@ -87,6 +96,12 @@ def discover() -> Discovery:
     import httpx2
 
     base = issuer()
+    for name, url in (("LLM_CODEX_AUTH_URL", base), ("LLM_CODEX_API_URL", config.api_base_url())):
+        if insecure(url):
+            raise LoginFailed(
+                f"{name} must be an https URL (or a loopback address for tests); "
+                "tokens are never sent in clear text."
+            )
     try:
         with client(timeout=DISCOVERY_TIMEOUT) as http:
             response = http.get(base + "/.well-known/openid-configuration")
