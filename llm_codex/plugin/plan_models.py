@@ -113,7 +113,11 @@ def build_plan_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest:
     """The core request for a ``chatgpt/`` prompt (siwc.md §11.3): the shared translation, with
     reasoning options only when the user set them and nothing the route never sends."""
     _refuse_hosted_tools(prompt)
-    req = build_codex_request(prompt, model=model)
+    try:
+        req = build_codex_request(prompt, model=model)
+    except ConfigurationError as exc:  # the shared translation names the Codex model id
+        message = str(exc).replace("openai-codex/", PLAN_PREFIX)
+        raise ConfigurationError(message) from None
     effort = getattr(prompt.options, "reasoning_effort", None)
     summary = getattr(prompt.options, "reasoning_summary", None)
     req.reasoning_effort = effort

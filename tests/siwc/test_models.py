@@ -230,3 +230,10 @@ def test_a_stream_without_content_type_is_still_read(siwc_backend, siwc_login):
     siwc_backend.api.queue("text", text="No header needed.", content_type=None)
     run = run_llm("-m", PLAN_MODEL, "hi")
     assert run.exit_code == 0 and run.stdout == "No header needed.\n"
+
+
+def test_local_refusals_name_the_chatgpt_model(siwc_backend, siwc_login):
+    run = run_llm("-m", PLAN_MODEL, "--schema", '{"type": "string"}', "hi")
+    assert_user_error(run)
+    assert "openai-codex/" not in run.output
+    assert siwc_backend.api.requests == []
