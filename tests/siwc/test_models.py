@@ -233,7 +233,8 @@ def test_a_stream_without_content_type_is_still_read(siwc_backend, siwc_login):
 
 
 def test_local_refusals_name_the_chatgpt_model(siwc_backend, siwc_login):
-    run = run_llm("-m", PLAN_MODEL, "--schema", '{"type": "string"}', "hi")
-    assert_user_error(run)
+    images = 'WebSearch(search_content_types=["text", "image"])'
+    run = run_llm("-m", PLAN_MODEL, "-T", images, "hi")
+    assert_user_error(run, "chatgpt/gpt-5.5 cannot search for images")
     assert "openai-codex/" not in run.output
     assert siwc_backend.api.requests == []
