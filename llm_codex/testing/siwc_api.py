@@ -92,7 +92,8 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
 @dataclass
 class Step:
     """One scripted answer: ``kind`` in text | http_error | json_200 | failed | incomplete |
-    error_event | drop | tools (``content_type=None`` sends a stream without Content-Type)."""
+    error_event | drop | tools (``content_type=None`` sends a stream without Content-Type;
+    ``initial_delay`` waits before the first event)."""
 
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -222,6 +223,7 @@ class SiwcApi:
                 "total_tokens": 19,
             },
         )
+        plan.initial_delay = float(p.get("initial_delay", 0.0))
         text = p.get("text", self.reply_text)
         if step.kind == "tools":
             for name, arguments in p["calls"]:

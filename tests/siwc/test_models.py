@@ -238,3 +238,11 @@ def test_local_refusals_name_the_chatgpt_model(siwc_backend, siwc_login):
     assert_user_error(run, "chatgpt/gpt-5.5 cannot search for images")
     assert "openai-codex/" not in run.output
     assert siwc_backend.api.requests == []
+
+
+def test_an_idle_stream_is_given_up_in_this_route_s_words(siwc_backend, siwc_login, monkeypatch):
+    monkeypatch.setenv("LLM_CODEX_IDLE_TIMEOUT", "0.3")
+    siwc_backend.api.queue("text", initial_delay=3)
+    run = run_llm("-m", PLAN_MODEL, "hi")
+    assert_user_error(run, "No data from the ChatGPT plan API for 0.3 s; giving up.")
+    assert len(siwc_backend.api.requests) == 1  # not retried

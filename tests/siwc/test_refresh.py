@@ -195,3 +195,23 @@ def test_twelve_processes_race_to_exactly_one_refresh(siwc_backend, tmp_path):
     ]
     assert len(refreshes) == 1 and refreshes[0]["refresh_token"] == issued["refresh_token"]
     assert Path(config.official_auth_path()).stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unknown_refresh_outcome_never_resends_the_token(siwc_backend, monkeypatch):
+    """A refresh that times out after sending may have spent the token: it is marked possibly
+    spent, the still-valid access token keeps working, and the token is never sent again."""
+    from llm_codex.auth.siwc import issuer
+
+    original = issuer.post_token
+    monkeypatch.setattr(issuer, "post_token", lambda form: original(form, timeout=0.3))
+    siwc_backend.issuer.refresh_delay = 0
+    siwc_backend.issuer.refresh_delay_seconds = 1.0
+    issued = sign_in(siwc_backend, expires_at=time.time() + 60)
+    creds = OfficialAuth().current()
+    assert creds.access_token == issued["access_token"]
+    assert official_doc()["tokens"]["possibly_spent"] is True
+    assert OfficialAuth().current().access_token == issued["access_token"]
+    deadline = time.monotonic() + 10  # let the fake finish the refresh it was asked for
+    while siwc_backend.issuer.refresh_count == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert siwc_backend.issuer.refresh_count == 1  # sent once, never again
