@@ -101,6 +101,8 @@ class SiwcIssuer:
     #: Forced answer of the next token request: (status, error code), consumed once.
     token_failure: tuple[int, str] | None = None
     refresh_delay_seconds: float = 0.0
+    #: A client id to put on every callback (a misbehaving issuer), or None.
+    callback_client_id: str | None = None
     kid: str = "siwc-test-key-1"
 
     def __post_init__(self) -> None:
@@ -160,6 +162,8 @@ class SiwcIssuer:
                 self.clients[client_id] = self.user.sub
             if self.consent != "no_client_id":
                 back["client_id"] = client_id
+        if self.callback_client_id is not None:
+            back["client_id"] = self.callback_client_id
         granted = SCOPES if self.consent != "no_plan" else SCOPES[:-1]
         code = secrets.token_urlsafe(24)
         with self._lock:

@@ -281,3 +281,12 @@ def test_an_api_url_in_clear_text_is_refused_before_anything_is_sent(siwc_backen
     monkeypatch.setenv("LLM_CODEX_API_URL", "http://api.example.com/v1")
     assert_user_error(login(), "LLM_CODEX_API_URL must be an https URL")
     assert browser.urls == [] and siwc_backend.issuer.authorize_requests == []
+
+
+def test_an_unexpected_client_id_on_a_later_sign_in_changes_nothing(siwc_backend, monkeypatch):
+    install_browser(monkeypatch)
+    assert login().exit_code == 0
+    before = official_doc()
+    siwc_backend.issuer.callback_client_id = "oaiapp_not_ours"
+    assert_user_error(login(), "unexpected client id")
+    assert official_doc() == before
