@@ -14,10 +14,12 @@ for the result:
   of the same read are still returned first); EOF without any of them is
   :class:`StreamClosedEarly` from :meth:`eof_error` (which error class a failure is, is
   :mod:`~llm_codex.core.failures`' business). Every failure carries ``partial``: the result so
-  far, including the text of an unfinished message.
+  far, complete: finished items, and every unfinished one rebuilt from its
+  ``output_item.added`` and the deltas seen (message text, reasoning summaries, tool-call
+  arguments), marked ``"status": "incomplete"``. A face answers a broken turn from it alone.
 
 Memory stays flat in the stream's length: raw events are never kept, only finished items and
-the text of the message still being written.
+the coalesced deltas (one piece per network read) of the items still being written.
 """
 
 from __future__ import annotations
@@ -171,12 +173,25 @@ class StreamAssembler:
     events); at EOF, raise :meth:`eof_error`.
     """
 
-    __slots__ = ("_items", "_open_text", "done", "error", "result")
+    __slots__ = (
+        "_added",
+        "_items",
+        "_open_args",
+        "_open_reasoning",
+        "_open_text",
+        "done",
+        "error",
+        "result",
+    )
 
     def __init__(self, *, model: str | None = None, request_id: str | None = None) -> None:
         self.result = CodexResult(model=model, status="in_progress", request_id=request_id)
         self._items: dict[int, dict[str, Any]] = {}
+        # What is known of the items still open, by output_index (dropped when they finish).
+        self._added: dict[int, dict[str, Any]] = {}
         self._open_text: dict[int, list[str]] = {}
+        self._open_reasoning: dict[int, dict[int, list[str]]] = {}
+        self._open_args: dict[int, list[str]] = {}
         #: True once a terminal event arrived (success or failure); later payloads are ignored.
         self.done = False
         #: The exception that ended the stream (``response.failed`` / ``.incomplete`` / ``error``).
@@ -361,7 +376,10 @@ class StreamAssembler:
                 open_text.append(text)
             return TextDelta(text, key[0])
         if kind == _K_REASONING:
+            parts = self._open_reasoning.setdefault(key[0], {})
+            parts.setdefault(key[1], []).append(text)
             return ReasoningDelta(text, key[0], key[1])
+        self._open_args.setdefault(key[0], []).append(text)
         return ToolArgumentsDelta(text, key[0], item_id)
 
     # -- everything else ----------------------------------------------------------------------
@@ -374,13 +392,15 @@ class StreamAssembler:
                 return None
             index = _int(event.get("output_index"), len(self._items))
             self._items[index] = item
-            self._open_text.pop(index, None)
+            self._forget_open(index)
             return ItemDone(item, index)
         if etype == "response.output_item.added":
             item = event.get("item")
             if not isinstance(item, dict):
                 return None
-            return ItemAdded(item, _int(event.get("output_index")))
+            index = _int(event.get("output_index"))
+            self._added[index] = item
+            return ItemAdded(item, index)
         if etype == "response.completed":
             response = event.get("response")
             response = response if isinstance(response, dict) else {}
@@ -393,7 +413,10 @@ class StreamAssembler:
                 result.items = [i for i in output if isinstance(i, dict)] if output else []
             result.usage = _usage(response.get("usage"))
             result.status = str(response.get("status") or "completed")
+            self._added.clear()
             self._open_text.clear()
+            self._open_reasoning.clear()
+            self._open_args.clear()
             self.done = True
             return Completed(result)
         if etype == "response.failed":
@@ -436,17 +459,23 @@ class StreamAssembler:
 
     # -- results for failures -----------------------------------------------------------------
 
+    def _forget_open(self, index: int) -> None:
+        self._added.pop(index, None)
+        self._open_text.pop(index, None)
+        self._open_reasoning.pop(index, None)
+        self._open_args.pop(index, None)
+
     def partial(self, status: str = "incomplete") -> CodexResult:
-        """The result so far: finished items plus the text of unfinished messages."""
+        """The result so far: finished items, and every unfinished item rebuilt (see above)."""
         items = dict(self._items)
-        for index, texts in self._open_text.items():
-            if index not in items:
-                items[index] = {
-                    "type": "message",
-                    "role": "assistant",
-                    "status": "incomplete",
-                    "content": [{"type": "output_text", "text": "".join(texts)}],
-                }
+        open_indexes = (
+            set(self._added)
+            | set(self._open_text)
+            | set(self._open_reasoning)
+            | set(self._open_args)
+        )
+        for index in open_indexes - set(items):
+            items[index] = self._rebuild(index)
         r = self.result
         return CodexResult(
             response_id=r.response_id,
@@ -457,6 +486,30 @@ class StreamAssembler:
             rate_limits=r.rate_limits,
             request_id=r.request_id,
         )
+
+    def _rebuild(self, index: int) -> dict[str, Any]:
+        """An unfinished item from its ``output_item.added`` and its deltas so far."""
+        item = dict(self._added.get(index) or {})
+        kind = item.get("type")
+        if kind is None:
+            kind = "reasoning" if index in self._open_reasoning else "message"
+            if index in self._open_args and index not in self._open_text:
+                kind = "function_call"
+        item["type"] = kind
+        if kind == "message":
+            item.setdefault("role", "assistant")
+            text = "".join(self._open_text.get(index, ()))
+            item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
+        elif kind == "reasoning":
+            parts = self._open_reasoning.get(index, {})
+            item["summary"] = [
+                {"type": "summary_text", "text": "".join(parts[k])} for k in sorted(parts)
+            ]
+        elif kind == "function_call":
+            pieces = self._open_args.get(index)
+            item["arguments"] = "".join(pieces) if pieces else item.get("arguments") or ""
+        item["status"] = "incomplete"
+        return item
 
     def eof_error(self) -> StreamClosedEarly:
         """The error for a stream that ended without a terminal event."""

@@ -389,3 +389,52 @@ def test_missing_output_index_and_odd_payloads_are_tolerated():
     events, _ = run(sse(body))
     assert events[0] == TextDelta("a", 0)
     assert events[-1].result.text == "a" and events[-1].result.usage.total_tokens == 0
+
+
+def test_partial_result_rebuilds_every_unfinished_item():
+    """A broken turn's partial result holds unfinished reasoning, text and tool arguments too,
+    rebuilt from output_item.added and the deltas (tens of thousands of them, joined once)."""
+    asm = StreamAssembler()
+    added = [
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "message", "id": "msg_1", "role": "assistant", "content": []},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f"},
+    ]
+    asm.feed(
+        [
+            json.dumps({"type": "response.output_item.added", "output_index": i, "item": item})
+            for i, item in enumerate(added)
+        ]
+    )
+    asm.feed(
+        [
+            json.dumps(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "output_index": 0,
+                    "summary_index": 0,
+                    "delta": "think",
+                }
+            )
+        ]
+    )
+    for _ in range(50_000):  # one read each, as a slow stream arrives
+        asm.feed(
+            [json.dumps({"type": "response.output_text.delta", "output_index": 1, "delta": "xy"})]
+        )
+        asm.feed(
+            [
+                json.dumps(
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        "output_index": 2,
+                        "delta": "1",
+                    }
+                )
+            ]
+        )
+    reasoning, text, call = asm.partial().items
+    assert reasoning["summary"] == [{"type": "summary_text", "text": "think"}]
+    assert text["content"][0]["text"] == "xy" * 50_000 and text["id"] == "msg_1"
+    assert call["arguments"] == "1" * 50_000 and call["call_id"] == "call_1"
+    assert reasoning["status"] == text["status"] == call["status"] == "incomplete"
