@@ -37,21 +37,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llm_codex.core import errors as core_errors
 from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server import chat, responses
-from llm_codex.server.common import (
-    DROPPED_HEADER,
-    Accumulator,
-    collect_turn,
-    model_slug,
-    new_id,
-)
+from llm_codex.server.common import DROPPED_HEADER, model_slug, new_id
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
+from llm_codex.server.streaming import EventStreamResponse, StreamEncoder, collect_turn
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -322,14 +317,15 @@ class Backend:
                 error_logger.debug("closing the backend client failed", exc_info=True)
 
 
-async def _open(request: Request, req: CodexRequest) -> tuple[StreamEvent | None, Any]:
-    """Start the backend stream and wait for its first event, so that failures before any
-    output (no login, usage limit, Cloudflare, 5xx…) become a proper HTTP error status."""
-    stream = request.app.state.backend.client().stream(req)
+async def _open(request: Request, req: CodexRequest) -> tuple[list[StreamEvent], Any]:
+    """Start the backend stream and wait for its first batch of events, so that failures
+    before any output (no login, usage limit, Cloudflare, 5xx…) become a proper HTTP error
+    status. Returns that batch and the stream of the next ones (one per network read)."""
+    stream = request.app.state.backend.client().stream_batches(req)
     try:
         first = await stream.__anext__()
     except StopAsyncIteration:
-        first = None
+        first = []
     except BaseException:
         await _aclose(stream)
         raise
@@ -343,10 +339,6 @@ async def _aclose(stream: Any) -> None:
             await closer()
         except Exception:  # closing a broken stream must not hide the real answer
             error_logger.debug("closing the backend stream failed", exc_info=True)
-
-
-def _sse_headers(extra: dict[str, str]) -> dict[str, str]:
-    return {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **extra}
 
 
 def _guarded(
@@ -367,17 +359,24 @@ def _guarded(
     return endpoint
 
 
-async def _logged_stream(
-    request: Request, body: AsyncIterator[bytes], stream: Any, acc: Accumulator
-) -> AsyncIterator[bytes]:
-    """Relays ``body``; always closes the backend stream and records usage for the log."""
-    try:
-        async for piece in body:
-            yield piece
-    finally:
-        await _aclose(stream)
-        if acc.result is not None:
-            _log_info(request)["usage"] = acc.result.usage
+def _event_stream(
+    request: Request,
+    encoder: StreamEncoder,
+    first: list[StreamEvent],
+    stream: Any,
+    tr: Any,
+    **options: Any,
+) -> EventStreamResponse:
+    """The streamed answer of any face (``options``: pings, for the Anthropic one); the
+    turn's usage goes to the access log when it ends."""
+
+    def log_usage(encoder: StreamEncoder) -> None:
+        if encoder.usage is not None:
+            _log_info(request)["usage"] = encoder.usage
+
+    return EventStreamResponse(
+        encoder, first, stream, headers=tr.headers(), on_close=log_usage, **options
+    )
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -439,20 +438,16 @@ async def create_response(request: Request) -> Response:
         tr.request, response_id=new_id("resp_"), created_at=int(time.time()), echo=tr.echo
     )
     if tr.stream:
-        relay = responses.encode_stream(encoder, first, stream)
-        return StreamingResponse(
-            _logged_stream(request, relay, stream, encoder.acc),
-            media_type="text/event-stream",
-            headers=_sse_headers(tr.headers()),
-        )
+        return _event_stream(request, encoder, first, stream, tr)
     try:
-        usage, incomplete = await collect_turn(first, stream, encoder.acc, feed=encoder.feed)
+        result, incomplete = await collect_turn(first, stream, feed=encoder.feed)
     finally:
         await _aclose(stream)
+    usage = result.usage
     _log_info(request)["usage"] = usage
     if incomplete is not None:
         obj = encoder.response(
-            "incomplete", output=encoder.output(), usage=usage, incomplete_reason=incomplete
+            "incomplete", output=encoder.output(result), usage=usage, incomplete_reason=incomplete
         )
     else:
         obj = encoder.response("completed", output=encoder.output(), usage=usage)
@@ -476,23 +471,18 @@ async def chat_completions(request: Request) -> Response:
             include_usage=tr.include_usage,
             reasoning_content=tr.reasoning_content,
         )
-        relay = chat.encode_stream(encoder, first, stream)
-        return StreamingResponse(
-            _logged_stream(request, relay, stream, encoder.acc),
-            media_type="text/event-stream",
-            headers=_sse_headers(tr.headers()),
-        )
-    acc = Accumulator()
+        return _event_stream(request, encoder, first, stream, tr)
     try:
-        usage, incomplete = await collect_turn(first, stream, acc)
+        result, incomplete = await collect_turn(first, stream)
     finally:
         await _aclose(stream)
+    usage = result.usage
     _log_info(request)["usage"] = usage
     obj = chat.chat_completion(
         completion_id=completion_id,
         created=created,
         model=tr.model,
-        acc=acc,
+        items=result.items,
         usage=usage,
         reasoning_content=tr.reasoning_content,
         incomplete_reason=incomplete,

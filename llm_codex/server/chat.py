@@ -30,7 +30,6 @@ chunk with empty ``choices`` when ``stream_options.include_usage`` is set, then 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_codex.core import errors as core_errors
@@ -48,9 +47,7 @@ from llm_codex.core.types import (
     Usage,
 )
 from llm_codex.server.common import (
-    Accumulator,
     Translation,
-    chain,
     function_tool,
     input_image,
     model_slug,
@@ -59,6 +56,7 @@ from llm_codex.server.common import (
     text_of,
 )
 from llm_codex.server.errors import RequestRefused, error_info
+from llm_codex.server.streaming import FrameEncoder, FrameTemplate
 
 __all__ = [
     "ChatEncoder",
@@ -385,13 +383,12 @@ def chat_completion(
     completion_id: str,
     created: int,
     model: str,
-    acc: Accumulator,
+    items: list[dict[str, Any]],
     usage: Usage | None,
     reasoning_content: bool,
     incomplete_reason: str | None = None,
 ) -> dict[str, Any]:
-    """A ``chat.completion`` object from what the turn produced."""
-    items = acc.items()
+    """A ``chat.completion`` object from the turn's output items (finished or partial)."""
     calls = [i for i in items if i.get("type") == "function_call"]
     text = _message_text(items)
     message: dict[str, Any] = {
@@ -428,11 +425,12 @@ def chat_completion(
     }
 
 
-class ChatEncoder:
-    """Turns core stream events into ``chat.completion.chunk`` objects.
+class ChatEncoder(FrameEncoder):
+    """Turns core stream events into ``chat.completion.chunk`` objects (and their bytes).
 
     Exactly one chunk carries a ``finish_reason``; tool calls stream as ``tool_calls`` deltas
-    with a stable ``index`` (``id`` and ``name`` in the first delta of each call).
+    with a stable ``index`` (``id`` and ``name`` in the first delta of each call). A text
+    delta, nearly every chunk of a turn, is written from a :class:`FrameTemplate`.
     """
 
     def __init__(
@@ -449,10 +447,12 @@ class ChatEncoder:
         self.model = model
         self.include_usage = include_usage
         self.reasoning_content = reasoning_content
-        self.acc = Accumulator()
         self._tool_index: dict[int, int] = {}
         self._sent_args: dict[int, list[str]] = {}
+        self._has_calls = False
         self.finished = False
+        self.result = None
+        self._content = FrameTemplate(lambda slot: encode_event(self._chunk({"content": slot})))
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         chunk: dict[str, Any] = {
@@ -493,9 +493,14 @@ class ChatEncoder:
         k = self._tool_index[index]
         return self._chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
 
+    def fast(self, event: StreamEvent) -> bytes | None:
+        """A text delta's chunk, from the template."""
+        if type(event) is TextDelta and event.text:
+            return self._content.fill(FrameTemplate.text(event.text))
+        return None
+
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         """The chunks one core event turns into (often none)."""
-        self.acc.feed(event)
         out: list[dict[str, Any]] = []
         if isinstance(event, TextDelta):
             if event.text:
@@ -504,16 +509,20 @@ class ChatEncoder:
             if self.reasoning_content and event.text:
                 out.append(self._chunk({"reasoning_content": event.text}))
         elif isinstance(event, ItemAdded):
-            if event.item.get("type") == "function_call" and event.item.get("call_id"):
-                out.append(self._open_call(event.output_index, event.item))
+            if event.item.get("type") == "function_call":
+                self._has_calls = True
+                if event.item.get("call_id"):
+                    out.append(self._open_call(event.output_index, event.item))
         elif isinstance(event, ToolArgumentsDelta):
             if event.output_index in self._tool_index and event.delta:
                 out.append(self._args(event.output_index, event.delta))
         elif isinstance(event, Completed):
+            self.result = event.result
             out.extend(self.finish(event.result.usage))
         elif isinstance(event, ItemDone):
             item = event.item
             if item.get("type") == "function_call":
+                self._has_calls = True
                 index = event.output_index
                 if index not in self._tool_index:
                     out.append(self._open_call(index, item))
@@ -528,9 +537,7 @@ class ChatEncoder:
         if self.finished:
             return []
         self.finished = True
-        calls = bool(self._tool_index) or any(
-            i.get("type") == "function_call" for i in self.acc.items()
-        )
+        calls = bool(self._tool_index) or self._has_calls
         out = [self._chunk({}, _finish_reason(calls, incomplete_reason))]
         if self.include_usage:
             out.append(
@@ -550,36 +557,14 @@ class ChatEncoder:
         """What ends a broken stream: a ``length`` finish for a truncated turn, else an error."""
         if isinstance(exc, core_errors.IncompleteResponse):
             partial = getattr(exc, "partial", None)
+            if partial is not None:
+                self.result = partial
             return self.finish(getattr(partial, "usage", None), exc.reason or "unknown")
         return [error_info(exc).body()]
 
+    def tail(self) -> bytes:
+        """``data: [DONE]``, after everything else."""
+        return _DONE
+
 
 _DONE = encode_event("[DONE]")
-
-
-async def encode_stream(
-    encoder: ChatEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
-) -> AsyncIterator[bytes]:
-    """The SSE body of a streaming chat completion, ending with ``data: [DONE]``.
-
-    Every chunk one backend event turns into goes out in one write (one body message, one
-    socket send): the role chunk with the first event's chunks, the finish and usage chunks
-    with ``[DONE]``.
-    """
-    frames = [encode_event(chunk) for chunk in encoder.start()]
-    try:
-        async for event in chain(first, rest):
-            chunks = encoder.feed(event)
-            if chunks:
-                frames += [encode_event(chunk) for chunk in chunks]
-            if frames and not encoder.finished:
-                yield b"".join(frames)
-                frames = []
-        if not encoder.finished:
-            raise core_errors.StreamClosedEarly(
-                "The backend's stream ended before the response was complete."
-            )
-    except Exception as exc:  # ends the stream with an error object, never a traceback
-        frames += [encode_event(chunk) for chunk in encoder.fail(exc)]
-    frames.append(_DONE)
-    yield b"".join(frames)

@@ -6,30 +6,16 @@ Pure functions only (no I/O), so the translators can be tested with hypothesis.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_codex.core import errors as core_errors
 from llm_codex.core.catalog import MODEL_PREFIX
-from llm_codex.core.types import (
-    Completed,
-    ItemAdded,
-    ItemDone,
-    ReasoningDelta,
-    StreamEvent,
-    TextDelta,
-    ToolArgumentsDelta,
-    Usage,
-)
+from llm_codex.core.types import Usage
 from llm_codex.server.errors import RequestRefused
 
 __all__ = [
     "DROPPED_HEADER",
-    "Accumulator",
     "Translation",
-    "chain",
-    "collect_turn",
     "function_tool",
     "input_image",
     "model_slug",
@@ -61,43 +47,6 @@ class Translation:
     def headers(self) -> dict[str, str]:
         """The warning header naming dropped parameters (sorted), when any were dropped."""
         return {DROPPED_HEADER: ",".join(sorted(self.dropped))} if self.dropped else {}
-
-
-async def chain(
-    first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
-) -> AsyncIterator[StreamEvent]:
-    """``first`` (already taken from the stream to learn early errors), then the rest."""
-    if first is not None:
-        yield first
-    async for event in rest:
-        yield event
-
-
-async def collect_turn(
-    first: StreamEvent | None,
-    rest: AsyncIterator[StreamEvent],
-    acc: Accumulator,
-    *,
-    feed: Callable[[StreamEvent], object] | None = None,
-) -> tuple[Usage | None, str | None]:
-    """Reads a whole turn into ``acc`` (through ``feed`` when given, which must feed ``acc``).
-
-    Returns ``(usage, incomplete_reason)``: ``incomplete_reason`` is set when the backend
-    truncated the turn (``acc`` then holds the partial output). A stream that ends without a
-    terminal event raises :class:`~llm_codex.core.errors.StreamClosedEarly`. The stream is
-    not closed here: the caller owns it.
-    """
-    feed = feed or acc.feed
-    try:
-        async for event in chain(first, rest):
-            feed(event)
-    except core_errors.IncompleteResponse as exc:
-        return getattr(exc.partial, "usage", None), exc.reason or "unknown"
-    if acc.result is None:
-        raise core_errors.StreamClosedEarly(
-            "The backend's stream ended before the response was complete."
-        )
-    return acc.result.usage, None
 
 
 def new_id(prefix: str) -> str:
@@ -318,67 +267,3 @@ def usage_json(usage: Usage) -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
     }
-
-
-@dataclass
-class Accumulator:
-    """Collects a turn from core stream events, so a partial turn can still be answered.
-
-    Finished items come from :class:`ItemDone` (authoritative); items still open are rebuilt
-    from their :class:`ItemAdded` and the deltas seen so far.
-    """
-
-    done: dict[int, dict[str, Any]] = field(default_factory=dict)
-    added: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # Deltas are kept as lists of pieces, joined only when a partial item is rebuilt: appending
-    # to a string held in a dict copies it every time (quadratic on long streams).
-    text: dict[int, list[str]] = field(default_factory=dict)
-    reasoning: dict[int, dict[int, list[str]]] = field(default_factory=dict)
-    arguments: dict[int, list[str]] = field(default_factory=dict)
-    result: Any = None  # CodexResult once Completed arrived
-
-    def feed(self, event: StreamEvent) -> None:
-        """Record one event."""
-        if isinstance(event, TextDelta):
-            self.text.setdefault(event.output_index, []).append(event.text)
-        elif isinstance(event, ReasoningDelta):
-            parts = self.reasoning.setdefault(event.output_index, {})
-            parts.setdefault(event.summary_index, []).append(event.text)
-        elif isinstance(event, ToolArgumentsDelta):
-            self.arguments.setdefault(event.output_index, []).append(event.delta)
-        elif isinstance(event, ItemAdded):
-            self.added[event.output_index] = dict(event.item)
-        elif isinstance(event, ItemDone):
-            self.done[event.output_index] = event.item
-        elif isinstance(event, Completed):
-            self.result = event.result
-
-    def indexed_items(self) -> list[tuple[int | None, dict[str, Any]]]:
-        """``(output_index, item)`` for every output item, finished or rebuilt from deltas."""
-        indexes = sorted(set(self.done) | set(self.added) | set(self.text) | set(self.reasoning))
-        if not indexes and self.result is not None:
-            return [(None, item) for item in self.result.items]
-        return [(i, self.done.get(i) or self._rebuild(i)) for i in indexes]
-
-    def items(self) -> list[dict[str, Any]]:
-        """Every output item in ``output_index`` order, finished or rebuilt from deltas."""
-        return [item for _, item in self.indexed_items()]
-
-    def _rebuild(self, index: int) -> dict[str, Any]:
-        item = dict(self.added.get(index) or {})
-        kind = item.get("type") or ("reasoning" if index in self.reasoning else "message")
-        item["type"] = kind
-        if kind == "message":
-            item.setdefault("role", "assistant")
-            text = "".join(self.text.get(index, ()))
-            item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
-        elif kind == "reasoning":
-            parts = self.reasoning.get(index, {})
-            item["summary"] = [
-                {"type": "summary_text", "text": "".join(parts[k])} for k in sorted(parts)
-            ]
-        elif kind == "function_call":
-            pieces = self.arguments.get(index)
-            item["arguments"] = "".join(pieces) if pieces else item.get("arguments") or ""
-        item["status"] = "incomplete"
-        return item

@@ -22,7 +22,6 @@ same stream.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_codex.core import errors as core_errors
@@ -30,6 +29,7 @@ from llm_codex.core.request import derive_session_id
 from llm_codex.core.sse import encode_event
 from llm_codex.core.types import (
     CodexRequest,
+    CodexResult,
     Completed,
     ItemAdded,
     ItemDone,
@@ -39,9 +39,7 @@ from llm_codex.core.types import (
     ToolArgumentsDelta,
 )
 from llm_codex.server.common import (
-    Accumulator,
     Translation,
-    chain,
     model_slug,
     new_id,
     resolve_tool_choice,
@@ -49,6 +47,7 @@ from llm_codex.server.common import (
     usage_json,
 )
 from llm_codex.server.errors import RequestRefused, error_info
+from llm_codex.server.streaming import FrameEncoder, FrameTemplate
 
 __all__ = [
     "ResponsesEncoder",
@@ -286,13 +285,16 @@ def response_object(
     }
 
 
-class ResponsesEncoder:
+class ResponsesEncoder(FrameEncoder):
     """Turns core stream events into Responses API SSE events, in order, with sequence numbers.
 
     The core hands over typed events (text deltas, items added/done); this class adds the
     framing events a Responses client expects (``content_part.added``/``.done``,
     ``output_text.done``, ``reasoning_summary_part.added``…) so the official SDK's stream
-    accumulator sees a consistent sequence. Ids stay those of the backend's items.
+    accumulator sees a consistent sequence. Ids stay those of the backend's items. The output
+    of the final event comes from the items the core finished (``output_item.done``) or, for
+    a broken turn, from the core's partial result; nothing is reassembled here. A text delta
+    of an item already open is written from a per-item :class:`FrameTemplate`.
     """
 
     def __init__(
@@ -307,8 +309,12 @@ class ResponsesEncoder:
         self.echo = echo
         self.response_id = response_id
         self.created_at = created_at
-        self.acc = Accumulator()
+        self.finished = False
+        self.result = None
         self._seq = 0
+        self._done: dict[int, dict[str, Any]] = {}  # finished items by output_index
+        self._seen: set[int] = set()  # every output_index an event named
+        self._text_templates: dict[int, FrameTemplate] = {}
         self._item_ids: dict[int, str] = {}
         self._kinds: dict[int, str] = {}
         self._content_started: set[int] = set()
@@ -356,10 +362,41 @@ class ResponsesEncoder:
             self._event("response.in_progress", response=resp),
         ]
 
+    def frame(self, obj: dict[str, Any]) -> bytes:
+        return encode_event(obj, event=obj["type"])
+
+    def fast(self, event: StreamEvent) -> bytes | None:
+        """A text delta of an item whose content part is open, from that item's template."""
+        if type(event) is not TextDelta:
+            return None
+        template = self._text_templates.get(event.output_index)
+        if template is None:
+            return None
+        seq = self._seq
+        self._seq = seq + 1
+        return template.fill(FrameTemplate.number(seq), FrameTemplate.text(event.text))
+
+    def _text_template(self, index: int, item_id: str) -> FrameTemplate:
+        def render(seq: str, delta: str) -> bytes:
+            data = {
+                "type": "response.output_text.delta",
+                "sequence_number": seq,
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": 0,
+                "delta": delta,
+                "logprobs": [],
+            }
+            return self.frame(data)
+
+        return FrameTemplate(render, slots=2)
+
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         """The SSE events (as dicts) that one core event turns into."""
-        self.acc.feed(event)
         out: list[dict[str, Any]] = []
+        index = getattr(event, "output_index", None)
+        if index is not None:
+            self._seen.add(index)
         if isinstance(event, ItemAdded):
             item = dict(event.item)
             index = event.output_index
@@ -395,6 +432,7 @@ class ResponsesEncoder:
                     logprobs=[],
                 )
             )
+            self._text_templates[index] = self._text_template(index, item_id)
         elif isinstance(event, ReasoningDelta):
             index = event.output_index
             item_id = self._ensure_item(index, "reasoning", out)
@@ -431,9 +469,12 @@ class ResponsesEncoder:
                 )
             )
         elif isinstance(event, ItemDone):
+            self._text_templates.pop(event.output_index, None)
+            self._done[event.output_index] = event.item
             out.extend(self._item_done(event))
         elif isinstance(event, Completed):
-            result = event.result
+            result = self.result = event.result
+            self.finished = True
             out.append(
                 self._event(
                     "response.completed",
@@ -442,10 +483,24 @@ class ResponsesEncoder:
             )
         return out
 
-    def output(self) -> list[dict[str, Any]]:
-        """The items so far, with the ids the client saw in the stream."""
+    def output(self, partial: CodexResult | None = None) -> list[dict[str, Any]]:
+        """The output items, with the ids the client saw in the stream.
+
+        Finished: the items of ``output_item.done`` (else the result's own). Broken: the
+        core's ``partial`` items, which cover exactly the output indexes the stream named.
+        """
+        if partial is not None:
+            indexes: list[int | None] = sorted(self._seen)
+            items = partial.items
+            if len(indexes) != len(items):
+                indexes = [None] * len(items)
+            pairs = list(zip(indexes, items, strict=True))
+        elif self._done:
+            pairs = sorted(self._done.items())
+        else:
+            pairs = [(None, item) for item in (self.result.items if self.result else [])]
         fixed = []
-        for index, item in self.acc.indexed_items():
+        for index, item in pairs:
             if index is not None and index in self._synthesised:
                 item = {**item, "id": self._item_ids[index]}
             fixed.append(item)
@@ -538,14 +593,19 @@ class ResponsesEncoder:
     def fail(self, exc: BaseException) -> list[dict[str, Any]]:
         """The terminal event for a stream that broke: ``response.incomplete``,
         ``response.failed`` or an ``error`` event."""
+        self.finished = True
+        partial = getattr(exc, "partial", None)
+        if not isinstance(partial, CodexResult):
+            partial = CodexResult(items=[])
         if isinstance(exc, core_errors.IncompleteResponse):
+            self.result = partial
             return [
                 self._event(
                     "response.incomplete",
                     response=self.response(
                         "incomplete",
-                        output=self.output(),
-                        usage=getattr(exc.partial, "usage", None),
+                        output=self.output(partial),
+                        usage=partial.usage if exc.partial is not None else None,
                         incomplete_reason=exc.reason or "unknown",
                     ),
                 )
@@ -557,41 +617,12 @@ class ResponsesEncoder:
                     "response.failed",
                     response=self.response(
                         "failed",
-                        output=self.output(),
+                        output=self.output(partial),
                         error={"code": info.code, "message": info.message},
                     ),
                 )
             ]
         return [self._event("error", code=info.code, message=info.message, param=info.param)]
-
-
-async def encode_stream(
-    encoder: ResponsesEncoder, first: StreamEvent | None, rest: AsyncIterator[StreamEvent]
-) -> AsyncIterator[bytes]:
-    """The SSE body of a streaming ``/v1/responses`` answer (errors end it with an event).
-
-    The events one backend event turns into go out in one write (one body message, one socket
-    send); ``response.created`` and ``response.in_progress`` go with the first event's.
-    """
-    frames = [_frame(data) for data in encoder.start()]
-    try:
-        async for event in chain(first, rest):
-            frames += [_frame(data) for data in encoder.feed(event)]
-            if frames:
-                yield b"".join(frames)
-                frames = []
-        if encoder.acc.result is None:
-            raise core_errors.StreamClosedEarly(
-                "The backend's stream ended before the response was complete."
-            )
-    except Exception as exc:  # every failure ends the stream with an event, never a traceback
-        frames += [_frame(data) for data in encoder.fail(exc)]
-    if frames:
-        yield b"".join(frames)
-
-
-def _frame(data: dict[str, Any]) -> bytes:
-    return encode_event(data, event=data["type"])
 
 
 def now_seconds() -> int:

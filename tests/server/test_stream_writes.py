@@ -1,10 +1,17 @@
-"""Per-request cost of the streaming encoders: one write per backend event, linear assembly."""
+"""Per-request cost of the streaming relay: one write per upstream read, template frames that
+are byte-for-byte the slow path's, and the relay's guarantees (terminal frames, upstream
+closed, usage reported)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_codex.core import errors as core
+from llm_codex.core.sse import encode_event as sse_bytes
 from llm_codex.core.types import (
     CodexRequest,
     CodexResult,
@@ -12,23 +19,55 @@ from llm_codex.core.types import (
     ItemAdded,
     ItemDone,
     TextDelta,
-    ToolArgumentsDelta,
     Usage,
 )
 from llm_codex.server import chat, responses
-from llm_codex.server.common import Accumulator
+from llm_codex.server.streaming import EventStreamResponse, FrameTemplate
 
 
-async def _aiter(events):
-    for event in events:
-        yield event
+class _Upstream:
+    """The core's batches, recording whether the relay closed the stream."""
+
+    def __init__(self, batches, error: Exception | None = None) -> None:
+        self.batches = list(batches)
+        self.error = error
+        self.closed = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.batches:
+            return self.batches.pop(0)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
-def _collect(agen) -> list[bytes]:
-    async def run():
-        return [piece async for piece in agen]
+def _relay(encoder, batches, error: Exception | None = None):
+    """Run the relay; return (body writes, whether upstream was closed, on_close's encoder)."""
+    upstream = _Upstream(batches[1:], error)
+    closed_with = []
+    response = EventStreamResponse(
+        encoder, batches[0] if batches else [], upstream, on_close=closed_with.append
+    )
+    messages = []
 
-    return asyncio.run(run())
+    async def receive():
+        await asyncio.Event().wait()  # the client never hangs up
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(response({"type": "http"}, receive, send))
+    assert messages[0]["type"] == "http.response.start" and messages[0]["status"] == 200
+    bodies = messages[1:]
+    assert all(m["more_body"] for m in bodies[:-1]) and not bodies[-1]["more_body"]
+    return [m["body"] for m in bodies], upstream.closed, closed_with
 
 
 def _turn(text_pieces: list[str]) -> list:
@@ -50,18 +89,28 @@ def _frames(piece: bytes) -> list[str]:
     return [f for f in piece.decode().split("\n\n") if f]
 
 
-def test_chat_stream_one_write_per_event_and_done_with_finish():
-    """The role chunk goes with the first event; finish, usage and [DONE] in the last write."""
-    enc = chat.ChatEncoder(
-        completion_id="c", created=0, model="m", include_usage=True, reasoning_content=False
+def _chat_encoder(include_usage: bool = True) -> chat.ChatEncoder:
+    return chat.ChatEncoder(
+        completion_id="c",
+        created=0,
+        model="m",
+        include_usage=include_usage,
+        reasoning_content=False,
     )
+
+
+def test_chat_stream_one_write_per_upstream_read_and_done_with_finish():
+    """The role chunk leaves at once with the first read's chunks; a read of several deltas is
+    one write; finish, usage and [DONE] go in the last write; the upstream stream is closed."""
     events = _turn(["a", "b", "c"])
-    writes = _collect(chat.encode_stream(enc, events[0], _aiter(events[1:])))
-    # role (with the ItemAdded that has no chunk), three text deltas, the end: 5 writes for
-    # 6 events, never one write per SSE frame
-    assert len(writes) == 5
+    reads = [[events[0]], [events[1]], [events[2], events[3]], events[4:]]
+    encoder = _chat_encoder()
+    writes, closed, closed_with = _relay(encoder, reads)
+    # role (with the ItemAdded read, which has no chunk), "a", "b"+"c", the end
+    assert len(writes) == 4
     first = _frames(writes[0])
-    assert len(first) == 1 and json.loads(first[0][6:])["choices"][0]["delta"]["role"]
+    assert json.loads(first[0][6:])["choices"][0]["delta"]["role"] == "assistant"
+    assert len(_frames(writes[2])) == 2  # two deltas of one read, one write
     last = _frames(writes[-1])
     assert [json.loads(f[6:])["choices"][0]["finish_reason"] for f in last[:1]] == ["stop"]
     assert json.loads(last[1][6:])["usage"]["completion_tokens"] == 4
@@ -73,25 +122,33 @@ def test_chat_stream_one_write_per_event_and_done_with_finish():
         if f != "data: [DONE]" and json.loads(f[6:])["choices"]
     )
     assert text == "abc"
+    assert closed and closed_with[0].usage.output_tokens == 4
 
 
 def test_chat_stream_error_before_completion_still_ends_with_done():
     """A stream that ends early sends its error object and [DONE] in one last write."""
-    enc = chat.ChatEncoder(
-        completion_id="c", created=0, model="m", include_usage=False, reasoning_content=False
-    )
-    writes = _collect(chat.encode_stream(enc, TextDelta("x"), _aiter([])))
+    writes, closed, _ = _relay(_chat_encoder(False), [[TextDelta("x")]])
     last = _frames(writes[-1])
     assert "error" in json.loads(last[0][6:])
     assert last[-1] == "data: [DONE]"
+    assert closed
 
 
-def test_responses_stream_first_write_carries_created_and_first_event():
-    """response.created and response.in_progress go out with the first event's frames."""
+def test_chat_stream_core_failure_mid_stream_ends_with_error_and_done():
+    """An exception from the core after output started becomes the error frame."""
+    failure = core.StreamError("The backend reported an error: boom")
+    writes, closed, _ = _relay(_chat_encoder(False), [[TextDelta("x")], [TextDelta("y")]], failure)
+    last = _frames(writes[-1])
+    assert json.loads(last[0][6:])["error"]["code"] == "stream_error"
+    assert last[-1] == "data: [DONE]" and closed
+
+
+def test_responses_stream_first_write_carries_created_and_first_read():
+    """response.created and response.in_progress go out with the first read's frames."""
     req = CodexRequest(model="m", input=[])
     enc = responses.ResponsesEncoder(req, response_id="r", created_at=0)
     events = _turn(["a", "b"])
-    writes = _collect(responses.encode_stream(enc, events[0], _aiter(events[1:])))
+    writes, _, _ = _relay(enc, [[e] for e in events])
     assert len(writes) == len(events)
     kinds = [json.loads(f.split("data: ", 1)[1])["type"] for f in _frames(writes[0])]
     assert kinds == ["response.created", "response.in_progress", "response.output_item.added"]
@@ -102,15 +159,25 @@ def test_responses_stream_first_write_carries_created_and_first_event():
     assert '"type":"response.completed"' in writes[-1].decode()
 
 
-def test_accumulator_rebuilds_long_partial_items():
-    """Tens of thousands of deltas are kept as pieces and joined once."""
-    acc = Accumulator()
-    acc.feed(ItemAdded({"type": "message", "role": "assistant"}, 0))
-    acc.feed(ItemAdded({"type": "function_call", "call_id": "c", "name": "f"}, 1))
-    for _ in range(50_000):
-        acc.feed(TextDelta("xy", 0))
-        acc.feed(ToolArgumentsDelta("1", 1))
-    message, call = acc.items()
-    assert message["content"][0]["text"] == "xy" * 50_000
-    assert call["arguments"] == "1" * 50_000
-    assert message["status"] == call["status"] == "incomplete"
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=8), min_size=2, max_size=5), st.booleans())
+def test_template_frames_are_the_slow_paths_bytes(pieces, include_usage):
+    """A text delta written from a template is byte-for-byte what the dict path writes."""
+    enc = _chat_encoder(include_usage)
+    for piece in pieces:
+        assert enc.encode([TextDelta(piece)]) == sse_bytes(enc._chunk({"content": piece}))
+    req = CodexRequest(model="m", input=[])
+    fast = responses.ResponsesEncoder(req, response_id="r", created_at=0)
+    slow = responses.ResponsesEncoder(req, response_id="r", created_at=0)
+    events = [ItemAdded({"type": "message", "id": "msg_1", "role": "assistant"})]
+    events += [TextDelta(p) for p in pieces]
+    for event in events:
+        want = b"".join(slow.frame(obj) for obj in slow.feed(event))
+        assert fast.encode([event]) == want
+
+
+def test_frame_template_fills_every_slot():
+    """Each slot holds the JSON text of its value, in order."""
+    template = FrameTemplate(lambda a, b: sse_bytes({"n": a, "s": b}), slots=2)
+    frame = template.fill(FrameTemplate.number(7), FrameTemplate.text('q"\n\u00e9'))
+    assert json.loads(frame.decode()[6:]) == {"n": 7, "s": 'q"\n\u00e9'}

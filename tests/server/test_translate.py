@@ -397,7 +397,12 @@ def test_responses_stream_failure_events():
     enc = ResponsesEncoder(tr.request, response_id="resp_x", created_at=0)
     enc.start()
     enc.feed(TextDelta("partial", 0))
-    failed = enc.fail(core.ResponseFailed("The backend failed the response.", code="boom"))
+    failure = core.ResponseFailed("The backend failed the response.", code="boom")
+    # the core attaches the turn so far to every failure
+    failure.partial = CodexResult(
+        items=[{"type": "message", "content": [{"type": "output_text", "text": "partial"}]}]
+    )
+    failed = enc.fail(failure)
     assert failed[0]["type"] == "response.failed"
     assert failed[0]["response"]["error"]["code"] == "boom"
     assert failed[0]["response"]["output"][0]["content"][0]["text"] == "partial"

@@ -11,6 +11,9 @@ Stream: ``message_start`` first, then per block ``content_block_start`` / ``cont
 ``content_block_stop``, then ``message_delta`` (``stop_reason`` and usage) and
 ``message_stop``; a failure after the start is one ``event: error``. The frames of a delta are
 built from byte templates around one ``json.dumps`` of the text (no event dict, no re-encoding).
+:class:`MessagesEncoder` writes bytes directly, so it is a
+:class:`~llm_codex.server.streaming.StreamEncoder` that the shared relay
+(:class:`~llm_codex.server.streaming.EventStreamResponse`) drives, one write per upstream read.
 
 ``stop_reason``: ``stop_sequence`` when a requested stop sequence appeared in the text (the text
 is cut before it and the backend stream is closed), ``max_tokens`` for a truncated turn,
@@ -25,6 +28,7 @@ from typing import Any
 
 from llm_codex.core import errors as core_errors
 from llm_codex.core.types import (
+    CodexResult,
     Completed,
     ItemAdded,
     ItemDone,
@@ -36,7 +40,6 @@ from llm_codex.core.types import (
 )
 from llm_codex.server.anthropic.errors import anthropic_error
 from llm_codex.server.anthropic.signature import seal
-from llm_codex.server.common import Accumulator, chain
 
 __all__ = [
     "MessagesEncoder",
@@ -178,8 +181,9 @@ class MessagesEncoder:
         self.slug = slug
         self.thinking = thinking
         self.stop_sequences = stop_sequences
-        self.acc = Accumulator()
+        self.result: CodexResult | None = None  # once Completed went through
         self.finished = False
+        self._texted: set[int] = set()  # output indexes that had text deltas
         self._open: dict[int, int] = {}  # output index -> block index of the open block
         self._blocks = 0
         self._calls = 0
@@ -226,7 +230,7 @@ class MessagesEncoder:
             self.stop_sequence = self._scanner.hit
             if index in self._open:
                 out += self._end(index)
-            out += self._finish_frames(self.acc.result, None)
+            out += self._finish_frames(self.result, None)
         return out
 
     def _thinking(self, index: int, text: str, summary_index: int) -> bytes:
@@ -258,7 +262,7 @@ class MessagesEncoder:
         kind = item.get("type")
         out = b""
         if kind == "message":
-            if index not in self.acc.text:  # no deltas came: the item has the whole text
+            if index not in self._texted:  # no deltas came: the item has the whole text
                 out += self._text(index, _message_text(item))
                 if self.finished:
                     return out
@@ -305,8 +309,8 @@ class MessagesEncoder:
         """The SSE bytes one core event turns into (often none)."""
         if self.finished:
             return b""
-        self.acc.feed(event)
         if isinstance(event, TextDelta):
+            self._texted.add(event.output_index)
             return self._text(event.output_index, event.text) if event.text else b""
         if isinstance(event, ReasoningDelta):
             if self.thinking != "shown" or not event.text:
@@ -324,8 +328,31 @@ class MessagesEncoder:
         if isinstance(event, ItemDone):
             return self._done(event.output_index, event.item)
         if isinstance(event, Completed):
+            self.result = event.result
             return self._finish_frames(event.result, None)
         return b""
+
+    # -- the relay's interface (StreamEncoder) --
+
+    def head_bytes(self) -> bytes:
+        """``message_start``."""
+        return self.start()
+
+    def encode(self, events: list[StreamEvent]) -> bytes:
+        """The frames the events of one upstream read turn into (none after the end)."""
+        if len(events) == 1:
+            return self.feed(events[0])
+        return b"".join([self.feed(event) for event in events])
+
+    def failure_bytes(self, exc: BaseException) -> bytes:
+        return self.fail(exc)
+
+    def tail(self) -> bytes:
+        return b""
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.result.usage if self.result is not None else None
 
     def _finish_frames(self, result: Any, incomplete: str | None) -> bytes:
         self.finished = True
@@ -357,8 +384,15 @@ async def encode_stream(
 ) -> AsyncIterator[bytes]:
     """The SSE body of a streamed message: one write per backend event that produced frames."""
     pending = encoder.start()
+
+    async def events() -> AsyncIterator[StreamEvent]:
+        if first is not None:
+            yield first
+        async for event in rest:
+            yield event
+
     try:
-        async for event in chain(first, rest):
+        async for event in events():
             data = encoder.feed(event)
             if data or pending:
                 yield pending + data
@@ -396,7 +430,7 @@ def message_object(
     message_id: str,
     model: str,
     slug: str,
-    acc: Accumulator,
+    items: list[dict[str, Any]],
     usage: Usage | None,
     thinking: str,
     stop_sequences: tuple[str, ...] = (),
@@ -406,7 +440,7 @@ def message_object(
     it, ``slug`` the backend model, which the thinking signatures are sealed for)."""
     content: list[dict[str, Any]] = []
     calls = False
-    for item in acc.items():
+    for item in items:
         kind = item.get("type")
         if kind == "reasoning" and thinking != "off":
             encrypted = item.get("encrypted_content")

@@ -14,17 +14,15 @@ proxies and clients drop idle streams).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Send
 
 from llm_codex.core import errors as core_errors
-from llm_codex.server.anthropic.encode import PING, MessagesEncoder, encode_stream, message_object
+from llm_codex.server.anthropic.encode import PING, MessagesEncoder, message_object
 from llm_codex.server.anthropic.errors import anthropic_error
 from llm_codex.server.anthropic.models import (
     DEFAULT_ALIASES,
@@ -34,12 +32,12 @@ from llm_codex.server.anthropic.models import (
 )
 from llm_codex.server.anthropic.tokens import count_request_tokens
 from llm_codex.server.anthropic.translate import translate_messages_request
-from llm_codex.server.common import Accumulator, collect_turn, new_id
+from llm_codex.server.common import new_id
 from llm_codex.server.errors import RequestRefused
+from llm_codex.server.streaming import collect_turn
 
 __all__ = [
     "DEFAULT_PING_INTERVAL",
-    "PingingStream",
     "get_model",
     "list_models",
     "routes",
@@ -85,38 +83,6 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable:
     return endpoint
 
 
-class PingingStream(StreamingResponse):
-    """A streaming response that writes ``event: ping`` after ``interval`` s without a write."""
-
-    def __init__(self, content: Any, *, interval: float, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
-        self.interval = interval
-
-    async def stream_response(self, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        state = {"last": loop.time(), "open": True}
-        interval = self.interval
-
-        async def tracked(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                state["open"] = False
-            state["last"] = loop.time()
-            await send(message)
-
-        async def pinger() -> None:
-            while True:
-                await asyncio.sleep(max(0.0, state["last"] + interval - loop.time()))
-                if state["open"] and loop.time() - state["last"] >= interval:
-                    await tracked({"type": "http.response.body", "body": PING, "more_body": True})
-
-        task = loop.create_task(pinger())
-        try:
-            await super().stream_response(tracked)
-        finally:
-            state["open"] = False
-            task.cancel()
-
-
 @_guarded
 async def create_message(request: Request) -> Response:
     """``POST /v1/messages``."""
@@ -136,25 +102,22 @@ async def create_message(request: Request) -> Response:
             thinking=tr.thinking,
             stop_sequences=tr.stop_sequences,
         )
-        relay = encode_stream(encoder, first, stream)
         settings = request.app.state.settings
-        return PingingStream(
-            app._logged_stream(request, relay, stream, encoder.acc),
-            interval=getattr(settings, "ping_interval", DEFAULT_PING_INTERVAL),
-            media_type="text/event-stream",
-            headers=app._sse_headers(tr.headers()),
+        interval = getattr(settings, "ping_interval", DEFAULT_PING_INTERVAL)
+        return app._event_stream(
+            request, encoder, first, stream, tr, ping=PING, ping_interval=interval
         )
-    acc = Accumulator()
     try:
-        usage, incomplete = await collect_turn(first, stream, acc)
+        result, incomplete = await collect_turn(first, stream)
     finally:
         await app._aclose(stream)
+    usage = result.usage
     app._log_info(request)["usage"] = usage
     obj = message_object(
         message_id=message_id,
         model=tr.echo_model,
         slug=tr.model,
-        acc=acc,
+        items=result.items,
         usage=usage,
         thinking=tr.thinking,
         stop_sequences=tr.stop_sequences,

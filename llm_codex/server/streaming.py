@@ -1,0 +1,370 @@
+"""The streaming hot path every endpoint shares: one upstream read in, one ASGI write out.
+
+A streamed turn is hundreds of small upstream reads, so what the server does per read is what
+it costs. Three pieces keep that small, and every streaming face (chat completions,
+Responses, and the Anthropic and Ollama translators) is built from them:
+
+- :class:`FrameTemplate`: a frame whose bytes are fixed except for a few slots, serialised
+  once per stream; a text delta then costs one C-level JSON string escape and a join, not a
+  dict, a ``json.dumps`` and an f-string per delta. The bytes are exactly those the slow path
+  writes (same key order, same escaping), so a client cannot tell the two apart.
+- :class:`StreamEncoder`: what the relay needs of a face's encoder (the bytes of the head,
+  of one upstream read's events, of a failure, of the tail). :class:`FrameEncoder` is the
+  usual base: a face implements the semantic layer (``start``/``feed``/``fail`` returning
+  frame objects, ``frame`` to serialise one), plus ``fast`` for the events that dominate a
+  stream. A face that builds its bytes itself (the Anthropic encoder) implements the
+  protocol directly.
+- :class:`EventStreamResponse`: an ASGI response that relays the core's batches
+  (:meth:`~llm_codex.core.client.AsyncCodexClient.stream_batches`, one list of events per
+  network read) with one ``http.response.body`` message per batch, the head frames with the
+  first, the terminal frames in the last. No Starlette ``StreamingResponse``: no anyio task
+  group per request, no per-chunk re-encoding. A client that hangs up cancels the relay at
+  once (one watcher task per request), which closes the upstream stream. After the last
+  byte is sent the upstream stream is read to its end (the core drains it briefly), so its
+  connection goes back to the pool for the next turn. Optionally a ``ping`` frame is written
+  whenever nothing was written for ``ping_interval`` seconds (long silent reasoning).
+
+Guarantees kept by construction: the frames are well-formed SSE (or NDJSON for a face whose
+``frame`` says so); a failure at any point ends the stream with the face's error frames,
+never a traceback; ``finished`` tells the relay the terminal frames are out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from llm_codex.core import errors as core_errors
+from llm_codex.core.sse import encode_event
+from llm_codex.core.types import CodexResult, Completed, StreamEvent
+
+__all__ = [
+    "EventStreamResponse",
+    "FrameEncoder",
+    "FrameTemplate",
+    "StreamEncoder",
+    "collect_turn",
+    "json_string",
+]
+
+#: A string as a JSON string literal, exactly as ``json.dumps`` writes it (C implementation).
+json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+_SLOT = "\x00slot{}\x00"
+_logger = logging.getLogger("llm_codex.server")
+
+
+class FrameTemplate:
+    """The bytes of one frame with holes: ``FrameTemplate(render)`` calls ``render(*slots)``
+    once with placeholder strings and keeps the bytes around them; :meth:`fill` puts the
+    JSON text of each value (see :meth:`text` and :meth:`number`) back in its hole.
+
+    ``render`` must place each placeholder exactly once, as a JSON string value.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, render: Callable[..., bytes], slots: int = 1) -> None:
+        names = [_SLOT.format(n) for n in range(slots)]
+        frame = render(*names)
+        parts: list[bytes] = []
+        for name in names:
+            marker = json_string(name).encode()
+            before, found, frame = frame.partition(marker)
+            if not found:
+                raise ValueError("the template does not hold every slot exactly once")
+            parts.append(before)
+        parts.append(frame)
+        self._parts = tuple(parts)
+
+    @staticmethod
+    def text(value: str) -> bytes:
+        """A slot value: ``value`` as a JSON string."""
+        return json_string(value).encode()
+
+    @staticmethod
+    def number(value: int) -> bytes:
+        """A slot value: an integer."""
+        return b"%d" % value
+
+    def fill(self, *values: bytes) -> bytes:
+        """The frame with its holes filled by ``values`` (JSON text, in slot order)."""
+        parts = self._parts
+        if len(values) == 1:
+            return parts[0] + values[0] + parts[1]
+        out = [parts[0]]
+        for value, part in zip(values, parts[1:], strict=True):
+            out.append(value)
+            out.append(part)
+        return b"".join(out)
+
+
+class StreamEncoder(Protocol):
+    """What :class:`EventStreamResponse` needs of an encoder."""
+
+    #: True once the terminal frames were produced (the relay then ends the body).
+    finished: bool
+
+    def head_bytes(self) -> bytes: ...
+
+    def encode(self, events: list[StreamEvent]) -> bytes: ...
+
+    def failure_bytes(self, exc: BaseException) -> bytes: ...
+
+    def tail(self) -> bytes: ...
+
+    @property
+    def result(self) -> Any: ...
+
+    @property
+    def usage(self) -> Any: ...
+
+
+class FrameEncoder:
+    """Core stream events -> the bytes of one face's stream. Subclasses implement:
+
+    - ``start()``: the frame objects that open the stream;
+    - ``feed(event)``: the frame objects one core event turns into (often none);
+    - ``fail(exc)``: the frame objects that end a broken stream;
+    - ``frame(obj)``: one frame object as bytes (SSE by default);
+    - ``fast(event)`` (optional): the bytes of a hot event (a text delta) straight from a
+      :class:`FrameTemplate`, or None to take the ``feed`` path;
+    - ``tail()`` (optional): bytes after the terminal frames (``data: [DONE]``…).
+
+    They set :attr:`finished` once their terminal frames were produced. :attr:`result` is the
+    core's :class:`~llm_codex.core.types.CodexResult` once :class:`Completed` went through.
+    """
+
+    finished: bool = False
+    result: Any = None
+
+    def start(self) -> list[Any]:
+        return []
+
+    def feed(self, event: StreamEvent) -> list[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fail(self, exc: BaseException) -> list[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def frame(self, obj: Any) -> bytes:
+        return encode_event(obj)
+
+    def fast(self, event: StreamEvent) -> bytes | None:
+        return None
+
+    def tail(self) -> bytes:
+        return b""
+
+    # -- bytes --------------------------------------------------------------------------------
+
+    def head_bytes(self) -> bytes:
+        """The opening frames."""
+        frame = self.frame
+        return b"".join([frame(obj) for obj in self.start()])
+
+    def encode(self, events: list[StreamEvent]) -> bytes:
+        """The bytes of the frames the events of one upstream read turn into."""
+        if len(events) == 1:
+            fast = self.fast(events[0])
+            if fast is not None:
+                return fast
+        out: list[bytes] = []
+        frame = self.frame
+        for event in events:
+            fast = self.fast(event)
+            if fast is not None:
+                out.append(fast)
+                continue
+            if type(event) is Completed:
+                self.result = event.result
+            for obj in self.feed(event):
+                out.append(frame(obj))
+        return b"".join(out)
+
+    def failure_bytes(self, exc: BaseException) -> bytes:
+        """The frames that end a broken stream."""
+        frame = self.frame
+        return b"".join([frame(obj) for obj in self.fail(exc)])
+
+    @property
+    def usage(self) -> Any:
+        """The turn's usage once known (for the access log)."""
+        return self.result.usage if self.result is not None else None
+
+
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class EventStreamResponse:
+    """An ASGI response relaying core event batches through a :class:`FrameEncoder`.
+
+    ``first`` is the batch already taken from ``batches`` (the handler waits for it so that
+    failures before any output become a proper HTTP error status); ``on_close`` runs once
+    the relay is over, whatever happened (the access log's usage).
+    """
+
+    def __init__(
+        self,
+        encoder: StreamEncoder,
+        first: list[StreamEvent] | None,
+        batches: AsyncIterator[list[StreamEvent]],
+        *,
+        headers: dict[str, str] | None = None,
+        media_type: bytes | None = None,
+        on_close: Callable[[StreamEncoder], None] | None = None,
+        ping: bytes | None = None,
+        ping_interval: float | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.ping = ping
+        self.ping_interval = ping_interval
+        self.first = first
+        self.batches = batches
+        raw = list(_SSE_HEADERS)
+        if media_type is not None:
+            raw[0] = (b"content-type", media_type)
+        for name, value in (headers or {}).items():
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw_headers = raw
+        self.on_close = on_close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        task = asyncio.current_task()
+        state = {"ending": False, "hung_up": False}
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+            if not state["ending"] and task is not None:
+                state["hung_up"] = True
+                task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        pinger = None
+        if self.ping and self.ping_interval:
+            send, pinger = self._pinging(send, state)
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            last = await self._relay(send)
+            state["ending"] = True
+            await send({"type": "http.response.body", "body": last, "more_body": False})
+        except asyncio.CancelledError:
+            if not state["hung_up"]:
+                raise
+            uncancel = getattr(task, "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        finally:
+            state["ending"] = True
+            watcher.cancel()
+            if pinger is not None:
+                pinger.cancel()
+            await self._close()
+
+    def _pinging(self, send: Any, state: dict[str, bool]) -> tuple[Any, asyncio.Task[None]]:
+        """``send`` that notes each write, and a task writing ``ping`` after silences."""
+        loop = asyncio.get_running_loop()
+        interval = self.ping_interval or 0.0
+        last = [loop.time()]
+
+        async def noted(message: Any) -> None:
+            last[0] = loop.time()
+            await send(message)
+
+        async def pings() -> None:
+            while True:
+                await asyncio.sleep(max(0.0, last[0] + interval - loop.time()))
+                if state["ending"]:
+                    return
+                if loop.time() - last[0] >= interval:
+                    await noted(
+                        {"type": "http.response.body", "body": self.ping, "more_body": True}
+                    )
+
+        return noted, loop.create_task(pings())
+
+    async def _relay(self, send: Any) -> bytes:
+        """Send every batch but the end; return the last bytes (terminal frames, tail)."""
+        encoder = self.encoder
+        body = encoder.head_bytes()
+        try:
+            if self.first:
+                body += encoder.encode(self.first)
+            if not encoder.finished:
+                if body:  # the head and the first read leave at once (time to first byte)
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    body = b""
+                async for batch in self.batches:
+                    data = encoder.encode(batch)
+                    if encoder.finished:
+                        body = data
+                        break
+                    if data:
+                        await send({"type": "http.response.body", "body": data, "more_body": True})
+                else:
+                    raise core_errors.StreamClosedEarly(
+                        "The backend's stream ended before the response was complete."
+                    )
+        except Exception as exc:  # every failure ends the stream with frames, never a traceback
+            body += encoder.failure_bytes(exc)
+        return body + encoder.tail()
+
+    async def _close(self) -> None:
+        """Let the upstream stream finish (connection reuse) or close it; then ``on_close``."""
+        try:
+            if self.encoder.finished and self.encoder.result is not None:
+                async for _ in self.batches:  # nothing is left but the core's brief drain
+                    pass
+            await self.batches.aclose()  # type: ignore[attr-defined]
+        except Exception:  # closing a broken stream must not hide the answer already sent
+            _logger.debug("closing the backend stream failed", exc_info=True)
+        finally:
+            if self.on_close is not None:
+                self.on_close(self.encoder)
+
+
+async def collect_turn(
+    first: list[StreamEvent],
+    batches: AsyncIterator[list[StreamEvent]],
+    *,
+    feed: Callable[[StreamEvent], object] | None = None,
+) -> tuple[CodexResult, str | None]:
+    """Reads a whole turn, for a non-streamed answer (each event through ``feed`` if given).
+
+    Returns ``(result, incomplete_reason)``: the core's result, or for a turn the backend
+    truncated its partial result (complete: unfinished items rebuilt) and the reason. A stream
+    that ends without a terminal event raises
+    :class:`~llm_codex.core.errors.StreamClosedEarly`. The caller closes the stream.
+    """
+    result: CodexResult | None = None
+
+    def take(batch: list[StreamEvent]) -> None:
+        nonlocal result
+        for event in batch:
+            if feed is not None:
+                feed(event)
+            if type(event) is Completed:
+                result = event.result
+
+    try:
+        take(first)
+        async for batch in batches:
+            take(batch)
+    except core_errors.IncompleteResponse as exc:
+        partial = exc.partial if isinstance(exc.partial, CodexResult) else None
+        return partial or CodexResult(items=[], usage=None), exc.reason or "unknown"  # type: ignore[arg-type]
+    if result is None:
+        raise core_errors.StreamClosedEarly(
+            "The backend's stream ended before the response was complete."
+        )
+    return result, None
