@@ -29,10 +29,11 @@ def parse_size(value: str | int) -> int:
     return int(match.group(1)) * _UNITS[unit]
 
 
-def _startup_message(url: str, api_key: str | None, signed_in: bool) -> str:
+def _startup_message(url: str, api_key: str | None, signed_in: bool, stack: str = "") -> str:
     key = "<your --api-key>" if api_key else "anything"
     lines = [
-        f"llm-codex: serving your ChatGPT plan's Codex models at {url}/v1",
+        f"llm-codex: serving your ChatGPT plan's Codex models at {url}/v1"
+        + (f" ({stack})" if stack else ""),
         "Point the OpenAI SDK (or any OpenAI-compatible tool) at it:",
         f"  export OPENAI_BASE_URL={url}/v1 OPENAI_API_KEY={key}",
         "Claude Code (Anthropic Messages API):",
@@ -135,7 +136,13 @@ def serve(
     """
     from llm_codex.server.anthropic.models import parse_alias
     from llm_codex.server.app import ServerSettings, is_loopback_host
-    from llm_codex.server.runner import base_url, configure_access_log, make_server
+    from llm_codex.server.runner import (
+        base_url,
+        configure_access_log,
+        describe_stack,
+        http_stack,
+        make_server,
+    )
 
     api_key = api_key or None
     if not is_loopback_host(host) and not api_key:
@@ -167,10 +174,15 @@ def serve(
             "(--official) may only be used by llm itself."
         )
 
-    def announce(bound_port: int) -> None:
-        click.echo(_startup_message(base_url(host, bound_port), api_key, signed_in), err=True)
+    stack = http_stack()
 
-    server = make_server(settings, graceful_timeout=graceful_timeout, on_started=announce)
+    def announce(bound_port: int) -> None:
+        url = base_url(host, bound_port)
+        click.echo(_startup_message(url, api_key, signed_in, describe_stack(stack)), err=True)
+
+    server = make_server(
+        settings, graceful_timeout=graceful_timeout, on_started=announce, stack=stack
+    )
     # uvicorn reports a failed bind through its own logger ("[Errno 98] ... address already in
     # use") and exits; we then add one sentence and exit 1.
     try:

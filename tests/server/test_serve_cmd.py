@@ -71,6 +71,7 @@ def test_serve_prints_sdk_hint_logs_and_stops_gracefully(codex_backend, codex_lo
                 url = line.split("OPENAI_BASE_URL=")[1].split()[0]
                 break
         assert url, "".join(lines)
+        assert "(HTTP stack: " in "".join(lines)  # says which loop and HTTP parser serve
         assert "OPENAI_API_KEY=<your --api-key>" in lines[-1]
         r = httpx2.post(
             url + "/chat/completions",
