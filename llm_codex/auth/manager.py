@@ -2,8 +2,11 @@
 
 Sources, in order: llm-codex's own login (``config.own_auth_path()``), then a borrowed Codex
 CLI login (``$CODEX_HOME/auth.json``). Paths are read from the environment at call time and
-the chosen file is re-read on every use (it is small), so a token rotated by another process —
-or by the Codex CLI itself — is picked up at once.
+the chosen file is checked on every use, so a token rotated by another process — or by the
+Codex CLI itself — is picked up at once. Checking is a ``stat`` of the file and its folder:
+the file is read and parsed again only when that changed (inode, size, times, mode), and a
+file changed less than a second ago is always re-read (file times are coarse: two writes
+within one tick can share them).
 
 ``current()`` refreshes only when the access token is inside its refresh window (protocol
 §A6.1); a transient refresh failure while the access token is still valid is silent.
@@ -14,6 +17,7 @@ touches the network and never refreshes.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +103,27 @@ def _expired(login: StoredLogin, *, now: float | None = None) -> bool:
     return exp is not None and exp <= now + _EXPIRY_LEEWAY
 
 
+def _signature(path: Path, *, follow: bool) -> tuple[int, ...] | None:
+    """What tells a credential file changed: its and its folder's stat fields (None: absent
+    or unreadable, so it is read the full way). The file's ``mtime_ns`` comes last."""
+    try:
+        folder = os.lstat(path.parent)
+        info = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    return (
+        folder.st_ino,
+        folder.st_mode,
+        folder.st_uid,
+        info.st_ino,
+        info.st_dev,
+        info.st_mode,
+        info.st_size,
+        info.st_ctime_ns,
+        info.st_mtime_ns,
+    )
+
+
 class AsyncTwins:
     """The async half of a credential provider, shared by both routes' providers.
 
@@ -166,6 +191,7 @@ class AuthManager(AsyncTwins):
         self.http_timeout = http_timeout
         self.lock_timeout = lock_timeout
         self._inflight: dict[tuple[int, str], asyncio.Task[Credentials]] = {}
+        self._parsed: dict[tuple[Path, str], tuple[tuple[int, ...], StoredLogin]] = {}
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -183,13 +209,27 @@ class AuthManager(AsyncTwins):
         A present but unusable file raises :class:`CredentialFileError` (we never silently
         skip a broken own login); no login at all raises :class:`NotSignedIn`.
         """
-        own = read_login(self.own_path(), source=SOURCE_OWN)
+        own = self._read(self.own_path(), SOURCE_OWN)
         if own is not None:
             return own
-        borrowed = read_login(self.codex_path(), source=SOURCE_CODEX_CLI)
+        borrowed = self._read(self.codex_path(), SOURCE_CODEX_CLI)
         if borrowed is not None:
             return borrowed
         raise NotSignedIn()
+
+    def _read(self, path: Path, source: str) -> StoredLogin | None:
+        """:func:`read_login`, skipped when the file is unchanged since it was last parsed."""
+        signature = _signature(path, follow=source != SOURCE_OWN)
+        key = (path, source)
+        cached = self._parsed.get(key)
+        if signature is not None and cached is not None and cached[0] == signature:
+            return cached[1]
+        login = read_login(path, source=source)
+        if login is None or signature is None or time.time() - signature[-1] / 1e9 < 1.0:
+            self._parsed.pop(key, None)
+        else:
+            self._parsed[key] = (signature, login)
+        return login
 
     # --- the provider protocol -----------------------------------------------------------------
 

@@ -350,3 +350,45 @@ def test_our_login_wins_over_a_codex_cli_login(codex_backend, codex_login, codex
     assert AuthManager().load().source == SOURCE_OWN
     os.unlink(config.own_auth_path())
     assert AuthManager().load().source == SOURCE_CODEX_CLI
+
+
+def _age(path, seconds: float) -> None:
+    """Set the file's times ``seconds`` into the past (out of the racy window)."""
+    then = os.stat(path).st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def test_an_unchanged_login_file_is_not_read_again(codex_backend, codex_login, monkeypatch):
+    """Per-request credential lookups stat the file; only a changed file is parsed again."""
+    path = config.own_auth_path()
+    _age(path, 10)
+    reads = []
+    real = store.read_login
+
+    def counting(*args, **kwargs):
+        reads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("llm_codex.auth.manager.read_login", counting)
+    mgr = AuthManager()
+    for _ in range(5):
+        assert mgr.current().access_token == codex_login["access_token"]
+    assert len(reads) == 1
+    newer = codex_backend.issue_tokens()
+    write_auth_file(path, newer)  # rotated by another process: atomic replace
+    assert mgr.current().access_token == newer["access_token"]
+    assert len(reads) == 2
+
+
+def test_a_login_file_rewritten_in_place_is_picked_up(codex_backend, codex_cli_login):
+    """The Codex CLI rewrites its file in place: a same-size rewrite is still noticed."""
+    path = config.codex_cli_auth_path()
+    mgr = AuthManager()
+    assert mgr.current().access_token == codex_cli_login["access_token"]
+    newer = codex_backend.issue_tokens()
+    doc = auth_json(newer)
+    with open(path, "r+") as fh:  # same inode; size and times may or may not change
+        fh.seek(0)
+        fh.write(json.dumps(doc))
+        fh.truncate()
+    assert mgr.current().access_token == newer["access_token"]
