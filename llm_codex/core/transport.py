@@ -1,65 +1,82 @@
-"""The async client's network layer: httpx2 over plain asyncio protocols.
+"""The async client's HTTP/1.1 transport: httpx2's API over asyncio protocols and httptools.
 
-httpx2's async stack reads through anyio by default, and every read pays for it: a cancel
-scope and a timer armed and disarmed for the read timeout, the async library looked up, and
-the socket registered with and removed from epoll around each ``recv``. A streamed turn is
-hundreds of small reads, so that is most of what a streaming relay spends. This module gives
-httpx2 (through httpcore2's ``network_backend`` seam) a backend built on an
-:class:`asyncio.Protocol` instead:
+A streamed turn is hundreds of small network reads, and httpx2's default async stack pays a
+lot for each one: anyio arms a cancel scope and a timer and re-registers the socket with
+epoll, h11 parses the chunked framing in Python, and five layers of async generators hand
+the bytes up. A local relay such as ``llm codex serve`` does little else per event, so that
+stack was most of its CPU. :class:`FastTransport` is an ``httpx2.AsyncBaseTransport`` that
+keeps httpx2's client, requests, responses and exceptions and replaces what lies below:
 
-- the event loop pushes bytes into a buffer as they arrive (``data_received``); a read takes
-  what is buffered, or waits on one future; the socket stays registered for the connection's
-  life;
-- the read timeout is one lazy timer per connection: a read that has to wait notes when it
-  started, and the timer, when it fires, either fails that read (nothing arrived for the whole
-  timeout) or re-arms itself for the rest. Reads in a steady stream touch no timer at all;
-- writes made back to back (httpcore writes a request's headers and its body separately) go
-  out as one ``transport.write``, flushed before the next read or on the next loop turn, so
-  a small request leaves in one packet;
-- TLS through ``loop.start_tls``; errors are httpcore2's (``ReadTimeout``, ``ReadError``,
-  ``ConnectError``…), which httpx2 maps to its own exceptions as usual.
+- each connection is an :class:`asyncio.Protocol`; the loop hands it bytes as they arrive
+  and httptools (the C parser uvicorn uses, llhttp) turns them into status, headers and body
+  pieces at once; a read takes the pieces buffered, or waits on one future;
+- the read timeout is one lazy timer per connection: a wait notes when it started, and the
+  timer, when it fires, either fails that wait (nothing arrived for the whole timeout) or
+  re-arms itself for the rest. Reads in a steady stream touch no timer at all;
+- a request's head and body leave in one write;
+- idle connections are kept per origin for ``keepalive_expiry`` seconds (HTTP/1.1
+  keep-alive), and a connection the server closed is never reused.
 
-Pools, proxies (from the environment too), redirects and HTTP semantics stay httpx2's:
-:func:`use_protocol_backend` only swaps the network backend of a client's connection pools.
-Works the same under uvloop and the standard loop.
+It speaks plain HTTP/1.1 to an origin (``http`` and ``https``), which is all the Codex backend
+needs; requests through a proxy keep going through httpx2's own transports
+(:func:`use_fast_transport` leaves the proxy mounts httpx2 made from the environment alone).
+Failures raise httpx2's exceptions: ``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
+``ReadError``, ``RemoteProtocolError`` (a body cut short), ``WriteError``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpcore2
+import httptools
+import httpx2
 
-__all__ = ["ProtocolBackend", "ProtocolStream", "use_protocol_backend"]
+__all__ = ["FastTransport", "use_fast_transport"]
+
+#: Seconds an idle connection is kept for the next request (httpx2's default).
+KEEPALIVE_EXPIRY = 5.0
+#: Body bytes buffered unread before the connection stops reading from its socket (so a slow
+#: consumer makes the server wait, through TCP, instead of filling our memory).
+HIGH_WATER = 256 * 1024
 
 
 class _Connection(asyncio.Protocol):
-    """Buffers what the loop receives for one connection and wakes the reader waiting on it."""
+    """One HTTP/1.1 connection: parses what arrives and wakes the request waiting on it."""
 
-    __slots__ = (
-        "_drain",
-        "_waiter",
-        "buffer",
-        "eof",
-        "error",
-        "loop",
-        "paused",
-        "transport",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: tuple[str, str, int]) -> None:
         self.loop = loop
+        self.origin = origin
         self.transport: asyncio.Transport | None = None
-        self.buffer: list[bytes] = []
+        self.closed = False
+        self.idle_since = 0.0
+        self.reading_paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        # the lazy read-timeout timer
+        self._timer: asyncio.TimerHandle | None = None
+        self._wait_started = 0.0
+        self._wait_timeout: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.body: list[bytes] = []
+        self.buffered = 0
+        self.complete = False
+        self.until_eof = False
+        self.keep_alive = False
         self.eof = False
         self.error: BaseException | None = None
-        self.paused = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -67,12 +84,16 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.buffer.append(data)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self.error is not None:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.error = exc
+        if self.buffered > HIGH_WATER and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -80,256 +101,275 @@ class _Connection(asyncio.Protocol):
         return False  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
+        self.eof = self.closed = True
         if exc is not None and self.error is None:
             self.error = exc
+        self._cancel_timer()
         self._wake()
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
 
-    def pause_writing(self) -> None:
-        self.paused = True
+    # -- httptools callbacks --------------------------------------------------------------------
 
-    def resume_writing(self) -> None:
-        self.paused = False
-        drain = self._drain
-        self._drain = None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
 
-    # -- for the stream -----------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer: the real one follows
+            self.headers = []
+            self.reason = b""
+            return
+        self.status = status
+        framed = False
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" or (
+                lower == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                framed = True
+        self.until_eof = not framed and status not in (204, 304)
+        self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callbacks
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self.buffered += len(body)
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            self.complete = True
+
+    def take_body(self) -> bytes:
+        """The body bytes buffered so far (reading resumes if it was paused for them)."""
+        body = self.body
+        self.body = []
+        self.buffered = 0
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return body[0] if len(body) == 1 else b"".join(body)
+
+    # -- waiting --------------------------------------------------------------------------------
 
     def _wake(self) -> None:
         waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
-    def wait_readable(self) -> asyncio.Future[None]:
+    async def wait(self, timeout: float | None) -> None:
+        """Until something arrives (or the connection ends); ``httpx2.ReadTimeout`` after
+        ``timeout`` seconds of nothing."""
         waiter = self.loop.create_future()
         self._waiter = waiter
-        return waiter
-
-    def wait_drained(self) -> asyncio.Future[None]:
-        if self._drain is None or self._drain.done():
-            self._drain = self.loop.create_future()
-        return self._drain
-
-
-class ProtocolStream(httpcore2.AsyncNetworkStream):
-    """One connection as httpcore2 sees it: ``read``/``write``/``aclose``/``start_tls``."""
-
-    def __init__(self, conn: _Connection) -> None:
-        self._conn = conn
-        self._loop = conn.loop
-        self._out: list[bytes] = []
-        self._flush_scheduled = False
-        # The lazy read-timeout timer (see the module docstring).
-        self._timer: asyncio.TimerHandle | None = None
-        self._wait_started = 0.0
-        self._wait_timeout: float | None = None
-        self._waiting: asyncio.Future[None] | None = None
-
-    # -- reading ------------------------------------------------------------------------------
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        conn = self._conn
-        if self._out:
-            self._flush()
-        while not conn.buffer:
-            if conn.error is not None:
-                raise httpcore2.ReadError(str(conn.error) or type(conn.error).__name__)
-            if conn.eof:
-                return b""
-            waiter = conn.wait_readable()
-            if timeout is not None:
-                self._arm(waiter, timeout)
-            try:
-                await waiter
-            finally:
-                self._waiting = None
-        buffer = conn.buffer
-        data = buffer[0] if len(buffer) == 1 else b"".join(buffer)
-        if len(data) > max_bytes:
-            conn.buffer = [data[max_bytes:]]
-            return data[:max_bytes]
-        conn.buffer = []
-        return data
-
-    def _arm(self, waiter: asyncio.Future[None], timeout: float) -> None:
-        self._waiting = waiter
-        self._wait_started = self._loop.time()
-        if self._timer is None or self._wait_timeout != timeout:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._wait_timeout = timeout
-            self._timer = self._loop.call_at(self._wait_started + timeout, self._check_idle)
+        if timeout is not None:
+            self._wait_started = self.loop.time()
+            if self._timer is None or self._wait_timeout != timeout:
+                self._cancel_timer()
+                self._wait_timeout = timeout
+                self._timer = self.loop.call_at(self._wait_started + timeout, self._check_idle)
+        else:
+            self._wait_timeout = None
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
     def _check_idle(self) -> None:
         self._timer = None
-        waiter = self._waiting
+        waiter = self._waiter
         timeout = self._wait_timeout
         if waiter is None or waiter.done() or timeout is None:
             return  # not waiting now: the next wait arms the timer again
         due = self._wait_started + timeout
-        if self._loop.time() >= due:
-            waiter.set_exception(httpcore2.ReadTimeout("timed out"))
+        if self.loop.time() >= due:
+            waiter.set_exception(httpx2.ReadTimeout("timed out"))
         else:
-            self._timer = self._loop.call_at(due, self._check_idle)
+            self._timer = self.loop.call_at(due, self._check_idle)
 
-    # -- writing ------------------------------------------------------------------------------
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        conn = self._conn
-        if conn.error is not None or conn.transport is None or conn.transport.is_closing():
-            raise httpcore2.WriteError("the connection is closed")
-        self._out.append(bytes(buffer))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-        if conn.paused:
-            self._flush()
-            try:
-                await asyncio.wait_for(asyncio.shield(conn.wait_drained()), timeout)
-            except asyncio.TimeoutError:
-                raise httpcore2.WriteTimeout("timed out") from None
-            if conn.error is not None:
-                raise httpcore2.WriteError(str(conn.error))
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        out = self._out
-        if not out:
-            return
-        self._out = []
-        transport = self._conn.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(out[0] if len(out) == 1 else b"".join(out))
-
-    # -- the rest -----------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._out = []
-        transport = self._conn.transport
-        if transport is not None:
-            transport.close()
 
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        self._flush()
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def reusable(self) -> bool:
+        """Whether the finished exchange leaves the connection fit for another request."""
+        return (
+            self.complete
+            and not self.until_eof
+            and not self.eof
+            and self.error is None
+            and not self.closed
+            and self.keep_alive
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Body(httpx2.AsyncByteStream):
+    """A response body read from its connection; closing it returns the connection to the
+    pool when the exchange finished cleanly, and closes it otherwise."""
+
+    def __init__(self, pool: FastTransport, conn: _Connection, timeout: float | None) -> None:
+        self._pool = pool
+        self._conn = conn
+        self._timeout = timeout
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
+        while True:
+            if conn.body:
+                yield conn.take_body()
+                continue
+            if conn.complete:
+                return
+            if conn.error is not None and not isinstance(conn.error, OSError):
+                raise httpx2.RemoteProtocolError(f"invalid HTTP response: {conn.error}")
+            if conn.eof:
+                if conn.until_eof:
+                    conn.complete = True
+                    return
+                raise httpx2.RemoteProtocolError(
+                    "peer closed connection without sending complete message body"
+                )
+            await conn.wait(self._timeout)
+
+    async def aclose(self) -> None:
+        if not self._released:
+            self._released = True
+            self._pool._release(self._conn)
+
+
+class FastTransport(httpx2.AsyncBaseTransport):
+    """HTTP/1.1 to an origin over asyncio protocols and httptools (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._closed = False
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx2.create_ssl_context()
+        return self._ssl_context
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme not in ("http", "https"):
+            raise httpx2.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme}://'."
+            )
+        port = url.port or (443 if scheme == "https" else 80)
+        origin = (scheme, url.host, port)
+        timeouts = request.extensions.get("timeout") or {}
+        content = request.content if hasattr(request, "_content") else await request.aread()
+        head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), url.raw_path)]
+        for name, value in request.headers.raw:
+            head.append(b"%s: %s\r\n" % (name, value))
+        head.append(b"\r\n")
+        message = b"".join(head) + content
+
+        conn = self._idle_connection(origin)
+        if conn is None:
+            conn = await self._connect(origin, timeouts.get("connect"), request)
+        transport = conn.transport
+        if transport is None or transport.is_closing():
+            conn.close()
+            raise httpx2.WriteError("the connection is closed", request=request)
+        conn._reset()
+        transport.write(message)
+        read_timeout = timeouts.get("read")
         try:
-            transport = await asyncio.wait_for(
-                self._loop.start_tls(
-                    conn.transport,  # type: ignore[arg-type]
-                    conn,
-                    ssl_context,
-                    server_hostname=server_hostname,
-                ),
+            while not conn.headers_done:
+                if conn.error is not None and not isinstance(conn.error, OSError):
+                    raise httpx2.RemoteProtocolError(
+                        f"invalid HTTP response: {conn.error}", request=request
+                    )
+                if conn.eof:
+                    raise httpx2.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                await conn.wait(read_timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return httpx2.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=_Body(self, conn, read_timeout),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
+        )
+
+    def _idle_connection(self, origin: tuple[str, str, int]) -> _Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            fresh = now - conn.idle_since < self._keepalive_expiry
+            if fresh and not conn.eof and not conn.closed and conn.error is None:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(
+        self, origin: tuple[str, str, int], timeout: float | None, request: httpx2.Request
+    ) -> _Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        tls: dict[str, Any] = {}
+        if scheme == "https":
+            tls = {"ssl": self._ssl(), "server_hostname": host}
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Connection(loop, origin), host, port, **tls),
                 timeout,
             )
         except asyncio.TimeoutError:
-            await self.aclose()
-            raise httpcore2.ConnectTimeout("TLS handshake timed out") from None
+            raise httpx2.ConnectTimeout("timed out", request=request) from None
         except (OSError, ssl.SSLError) as exc:
-            await self.aclose()
-            raise httpcore2.ConnectError(str(exc) or type(exc).__name__) from exc
-        conn.transport = transport  # type: ignore[assignment]
-        return ProtocolStream(conn)
-
-    def get_extra_info(self, info: str) -> Any:
-        transport = self._conn.transport
-        if info == "is_readable":
-            conn = self._conn
-            return bool(conn.buffer) or conn.eof or transport is None or transport.is_closing()
-        if transport is None:
-            return None
-        if info == "ssl_object":
-            return transport.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return transport.get_extra_info("sockname")
-        if info == "server_addr":
-            return transport.get_extra_info("peername")
-        if info == "socket":
-            return transport.get_extra_info("socket")
-        return None
-
-
-class ProtocolBackend(httpcore2.AsyncNetworkBackend):
-    """httpcore2's network backend over asyncio protocols (asyncio and uvloop loops)."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        local = (local_address, 0) if local_address else None
-        conn = await self._connect(
-            loop.create_connection(lambda: _Connection(loop), host, port, local_addr=local),
-            timeout,
-        )
-        sock = conn.transport.get_extra_info("socket") if conn.transport else None
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-            except OSError:
-                pass
-        return ProtocolStream(conn)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        conn = await self._connect(
-            loop.create_unix_connection(lambda: _Connection(loop), path), timeout
-        )
-        return ProtocolStream(conn)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    @staticmethod
-    async def _connect(opening: Any, timeout: float | None) -> _Connection:
-        try:
-            _, conn = await asyncio.wait_for(opening, timeout)
-        except asyncio.TimeoutError:
-            raise httpcore2.ConnectTimeout("timed out") from None
-        except OSError as exc:
-            raise httpcore2.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpx2.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
         return conn
 
+    def _release(self, conn: _Connection) -> None:
+        if self._closed or not conn.reusable():
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        self._idle.setdefault(conn.origin, []).append(conn)
 
-def use_protocol_backend(client: Any) -> bool:
-    """Put :class:`ProtocolBackend` under every connection pool of an ``httpx2.AsyncClient``.
+    async def aclose(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
 
-    Covers the main transport and the proxy mounts httpx2 made from the environment. Returns
-    False (and changes nothing) when the client's internals are not the expected ones, so an
-    httpx2 upgrade degrades to the default backend instead of failing.
+
+def use_fast_transport(client: httpx2.AsyncClient) -> bool:
+    """Make :class:`FastTransport` the main transport of ``client``.
+
+    Proxy mounts httpx2 derived from the environment keep their own transports. Returns False
+    (and changes nothing) when the client's internals are not the expected ones, so an httpx2
+    upgrade degrades to the default stack instead of failing.
     """
-    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
-    pools = [getattr(t, "_pool", None) for t in transports if t is not None]
-    if not pools or not all(hasattr(p, "_network_backend") for p in pools):
+    if not isinstance(getattr(client, "_transport", None), httpx2.AsyncHTTPTransport):
         return False
-    backend = ProtocolBackend()
-    for pool in pools:
-        pool._network_backend = backend
+    client._transport = FastTransport()
     return True
