@@ -1,22 +1,30 @@
-"""What the local server adds: latency to first byte, throughput, and memory over many requests.
+"""What the local server costs: CPU per streamed turn, added time to first byte, throughput and
+memory of ``llm codex serve``, each beside a direct call measured in the same run.
 
 Three processes, so no part bills its work to another: the fake Codex backend (a child), the
 real ``llm codex serve`` (a child, exactly as users run it, with a login for the fake), and this
-process as the client.
+process as the client. The "direct" call is a bare ``httpx2`` client in this process reading
+the same stream from the fake (to EOF); the "server" call reads ``/v1/chat/completions`` with
+``stream: true`` through the server. Rounds of the two alternate, so a change of load on the
+machine (other jobs share its cores) hits both alike. CPU is CPU-seconds: this process's own
+(``resource``) during direct rounds, the server's (``/proc/<pid>/stat``) during server rounds.
 
-1. Latency and throughput with 32 concurrent streaming clients: ``--rounds`` rounds of 32
-   concurrent streamed turns, once straight to the fake through the core ``AsyncCodexClient``
-   ("direct") and once through the server's ``/v1/chat/completions`` with ``stream: true``
-   ("server"). Time to first byte is taken at the first text delta (direct) or the first
-   content chunk (server). The rounds of the two paths alternate, so a change of load on the
-   machine hits both alike. Reported: median and p95 TTFB of each, their ratio, the ratio of
-   throughputs (turns per second), and the server's CPU time per streamed turn.
-2. Memory: ``--requests`` short non-stream chat completions (default 10,000; 8 in flight) to
-   the server; its RSS (``/proc/<pid>/status`` VmRSS) after the first 1,000 and at the end, and
-   the ratio. Steady memory means a ratio close to 1.
+Regimes:
 
-Run: ``python benchmarks/server.py [--rounds 10] [--requests 10000]``; ``--quick`` runs a
-reduced version (3 rounds, 2,000 requests) in well under a minute. Prints ratios; no asserts.
+- sequential: one turn at a time (the fake's short default answer). Added time to first byte
+  (first text delta / first content chunk) p50 and p90 over the direct call; CPU per turn.
+- burst: 32 concurrent turns of 500 text deltas each (the fake writes them as fast as it can,
+  so many deltas share a network read). Throughput as a ratio to the direct call; CPU per turn.
+- paced: 8 concurrent turns whose events trickle one per network read, as the real service
+  sends them (``--paced-deltas`` deltas, ``--paced-gap`` seconds apart). CPU per turn, as a
+  ratio to the bare client's CPU per turn: the proxy hop's per-event cost.
+- memory: server RSS after 1,000 and after ``--requests`` short non-stream requests; and RSS
+  along one ``--long``-delta stream (at 10 % of it and at its end). Flat means ratios near 1.
+
+Every CPU figure is given per round as a range (min–max over ``--rounds``) and as a median.
+
+Run: ``python benchmarks/server.py`` (about 3 minutes); ``--quick`` (3 rounds, fewer turns, a
+shorter long stream) in about a minute. Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,51 +33,102 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
-CONCURRENCY = 32
+BURST = 32
+PACED_CONCURRENCY = 8
+
+
+# --- the fake, in its own process -----------------------------------------------------------------
+
+
+class _Forever:
+    """A scenario queue that hands out the same scenario to every turn (None: the default)."""
+
+    def __init__(self) -> None:
+        self.scenario: Any = None
+
+    def __bool__(self) -> bool:
+        return self.scenario is not None
+
+    def __len__(self) -> int:
+        return int(self.scenario is not None)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.scenario
+
+    def popleft(self) -> Any:
+        return self.scenario
+
+    def append(self, scenario: Any) -> None:
+        self.scenario = scenario
+
+    appendleft = append
+
+    def clear(self) -> None:
+        self.scenario = None
 
 
 def fake_main() -> None:
-    """Child process: run the fake; print its URLs and tokens; run until stdin closes."""
+    """Child process: run the fake; print its URLs and tokens; obey ``mode``/``clear`` lines."""
     from llm_codex.testing import FakeCodexBackend
+    from llm_codex.testing.planner import Scenario
 
     fake = FakeCodexBackend().start()
+    queue = _Forever()
+    fake._queue = queue  # type: ignore[assignment]  # every turn gets the current mode
     long = 10 * 365 * 86400
     fake.access_token_ttl = long
     tokens = fake.issue_tokens(access_ttl=long)
     print(json.dumps({"url": fake.url, "base_url": fake.base_url, "tokens": tokens}), flush=True)
     for line in sys.stdin:
-        if line.strip() == "clear":
+        command, _, arg = line.strip().partition(" ")
+        if command == "clear":
             fake.clear_requests()
-            print("ok", flush=True)
+        elif command == "mode":
+            spec = json.loads(arg) if arg else None
+            queue.scenario = Scenario(spec.pop("kind"), spec) if spec else None
+        print("ok", flush=True)
     fake.stop()
 
 
-class _Static:
-    """A credential provider that always returns the same credentials."""
+class Fake:
+    """The fake child, driven through its stdin."""
 
-    def __init__(self, creds) -> None:
-        self.creds = creds
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--fake"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.info = json.loads(self.proc.stdout.readline())
 
-    def current(self):
-        return self.creds
+    def command(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self.proc.stdout.readline()
 
-    def after_unauthorized(self, rejected):
-        return self.creds
+    def mode(self, **spec: Any) -> None:
+        self.command("mode " + json.dumps(spec) if spec else "mode")
 
-    async def acurrent(self):
-        return self.creds
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(30)
 
-    async def aafter_unauthorized(self, rejected):
-        return self.creds
+
+# --- measuring ------------------------------------------------------------------------------------
 
 
 def rss_kib(pid: int) -> int:
@@ -80,8 +139,214 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """Run ``llm codex serve --port 0``; return the process and its /v1 URL."""
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """User + system CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def span(values: list[float], scale: float = 1.0, fmt: str = ".1f") -> str:
+    """``min–max (median m)`` of ``values`` times ``scale``."""
+    lo, hi, mid = min(values) * scale, max(values) * scale, statistics.median(values) * scale
+    return f"{lo:{fmt}}–{hi:{fmt}} (median {mid:{fmt}})"
+
+
+# --- the two ways of making a turn ----------------------------------------------------------------
+
+
+class Direct:
+    """A bare httpx2 client reading the fake's stream to EOF, as a proxy's upstream reads it."""
+
+    def __init__(self, http: httpx2.AsyncClient, base_url: str, tokens: dict[str, Any]) -> None:
+        from llm_codex.core.request import build_headers
+        from llm_codex.core.types import Credentials
+
+        self.http = http
+        self.url = base_url + "/responses"
+        creds = Credentials(tokens["access_token"], tokens["account_id"])
+        self.headers = build_headers(creds, session_id="5d0c1d6e-8a4b-4c0f-9d1e-000000000000")
+
+    async def turn(self, n: int) -> float:
+        from llm_codex.core.request import build_body, encode_body
+        from llm_codex.core.types import CodexRequest
+
+        text = {"type": "input_text", "text": f"q{n}"}
+        req = CodexRequest(
+            model="gpt-5.5",
+            input=[{"type": "message", "role": "user", "content": [text]}],
+            session_id=self.headers["session-id"],
+        )
+        content = encode_body(build_body(req))
+        start = time.perf_counter()
+        ttfb = None
+        async with self.http.stream("POST", self.url, content=content, headers=self.headers) as r:
+            async for chunk in r.aiter_bytes():
+                if ttfb is None and b"response.output_text.delta" in chunk:
+                    ttfb = time.perf_counter() - start
+        return ttfb if ttfb is not None else time.perf_counter() - start
+
+
+class Served:
+    """The same turn through ``llm codex serve``'s ``/v1/chat/completions`` (stream: true)."""
+
+    def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
+        self.http = http
+        self.url = url + "/chat/completions"
+
+    async def turn(self, n: int) -> float:
+        body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": f"q{n}"}]}
+        body["stream"] = True
+        start = time.perf_counter()
+        ttfb = None
+        async with self.http.stream("POST", self.url, json=body) as r:
+            async for chunk in r.aiter_bytes():
+                if ttfb is None and b'"content":"' in chunk:
+                    if any(
+                        b'"content":""' not in p
+                        for p in chunk.split(b"\n\n")
+                        if b'"content":"' in p
+                    ):
+                        ttfb = time.perf_counter() - start
+        return ttfb if ttfb is not None else time.perf_counter() - start
+
+
+Turn = Callable[[int], Awaitable[float]]
+
+
+async def batch(turn: Turn, size: int, first: int) -> tuple[list[float], float]:
+    """``size`` concurrent turns: their TTFBs and the wall time of the batch."""
+    start = time.perf_counter()
+    ttfbs = await asyncio.gather(*(turn(first + i) for i in range(size)))
+    return list(ttfbs), time.perf_counter() - start
+
+
+class Regime:
+    """Interleaved rounds of direct and server turns, CPU and time of each side per round."""
+
+    def __init__(self, name: str, server_pid: int) -> None:
+        self.name = name
+        self.pid = server_pid
+        self.d_ttfb: list[float] = []
+        self.s_ttfb: list[float] = []
+        self.d_cpu: list[float] = []  # per turn, one value per round
+        self.s_cpu: list[float] = []
+        self.d_time = self.s_time = 0.0
+        self.turns = 0
+
+    async def round(self, direct: Turn, served: Turn, size: int, batches: int) -> None:
+        n = 0
+        cpu = own_cpu()
+        for _ in range(batches):
+            ttfbs, wall = await batch(direct, size, n)
+            n += size
+            self.d_ttfb += ttfbs
+            self.d_time += wall
+        self.d_cpu.append((own_cpu() - cpu) / n)
+        cpu = proc_cpu(self.pid)
+        for _ in range(batches):
+            ttfbs, wall = await batch(served, size, n)
+            n += size
+            self.s_ttfb += ttfbs
+            self.s_time += wall
+        self.s_cpu.append((proc_cpu(self.pid) - cpu) / (n // 2))
+        self.turns += n // 2
+
+    def report(self, *, ttfb: bool = False, throughput: bool = False) -> None:
+        ratios = [s / d for s, d in zip(self.s_cpu, self.d_cpu, strict=True) if d > 0]
+        print(f"{self.name}")
+        print(f"  server CPU per turn: {span(self.s_cpu, 1000, '.2f')} ms")
+        print(f"  bare client CPU per turn (direct): {span(self.d_cpu, 1000, '.2f')} ms")
+        print(f"  ratio server/direct CPU per turn: {span(ratios, 1, '.2f')}")
+        if ttfb:
+            d50, s50 = pct(self.d_ttfb, 0.5), pct(self.s_ttfb, 0.5)
+            d90, s90 = pct(self.d_ttfb, 0.9), pct(self.s_ttfb, 0.9)
+            print(
+                f"  TTFB direct p50 {d50 * 1000:.2f} ms p90 {d90 * 1000:.2f} ms; server p50 "
+                f"{s50 * 1000:.2f} ms p90 {s90 * 1000:.2f} ms; added p50 "
+                f"{(s50 - d50) * 1000:.2f} ms, p90 {(s90 - d90) * 1000:.2f} ms "
+                f"(ratio p50 {s50 / d50:.2f})"
+            )
+        if throughput:
+            d_tps, s_tps = self.turns / self.d_time, self.turns / self.s_time
+            print(
+                f"  throughput direct {d_tps:.1f} turns/s, server {s_tps:.1f} turns/s, "
+                f"ratio {s_tps / d_tps:.2f}"
+            )
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+
+async def memory_requests(url: str, total: int, pid: int, fake: Fake) -> tuple[int, int]:
+    """RSS of the server after 1,000 and after ``total`` short non-stream requests."""
+    body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "short"}]}
+    at_1k = 0
+    done = 0
+    limits = httpx2.Limits(max_connections=8)
+    async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def one() -> None:
+            r = await http.post(url + "/chat/completions", json=body)
+            r.raise_for_status()
+
+        while done < total:
+            size = min(500, total - done)
+            await asyncio.gather(*(one() for _ in range(size)))
+            done += size
+            fake.command("clear")  # the fake records every request; keep it small
+            if at_1k == 0 and done >= min(1000, total):
+                at_1k = rss_kib(pid)
+    return at_1k, rss_kib(pid)
+
+
+async def memory_long_stream(url: str, n_deltas: int, pid: int) -> tuple[int, int, int]:
+    """RSS at 10 % of one ``n_deltas`` stream, its peak, and at the end; the stream is checked."""
+    body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "long"}], "stream": True}
+    samples: list[tuple[int, int]] = []  # (characters received, RSS)
+    received = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            samples.append((received, rss_kib(pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    text = 0
+    async with httpx2.AsyncClient(timeout=600) as http:
+        async with http.stream("POST", url + "/chat/completions", json=body) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: {"):
+                    delta = json.loads(line[6:])["choices"]
+                    if delta and delta[0]["delta"].get("content"):
+                        text += len(delta[0]["delta"]["content"])
+                        received = text
+    stop.set()
+    sampler.join()
+    end = rss_kib(pid)
+    if text != n_deltas:
+        print(f"  (warning: received {text} characters, expected {n_deltas})")
+    tenth = next((rss for got, rss in samples if got >= n_deltas // 10), end)
+    peak = max([rss for _, rss in samples] + [end])
+    return tenth, peak, end
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str, str]:
+    """Run ``llm codex serve --port 0``; return the process, its /v1 URL and its stack line."""
     fh = log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm", "codex", "serve", "--port", "0"],
@@ -91,9 +356,11 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
+        text = log.read_text()
+        for line in text.splitlines():
             if "export OPENAI_BASE_URL=" in line:
-                return proc, line.split("OPENAI_BASE_URL=")[1].split()[0]
+                stack = text.split("(HTTP stack: ", 1)[1].split(")")[0] if "(HTTP" in text else ""
+                return proc, line.split("OPENAI_BASE_URL=")[1].split()[0], stack.strip()
         if proc.poll() is not None:
             break
         time.sleep(0.1)
@@ -101,113 +368,11 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]
     raise SystemExit("the server did not start:\n" + log.read_text())
 
 
-async def direct_turn(client, n: int) -> float:
-    from llm_codex.core.types import CodexRequest, TextDelta
-
-    req = CodexRequest(
-        model="gpt-5.5",
-        input=[
-            {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": f"q{n}"}],
-            }
-        ],
-    )
-    start = time.perf_counter()
-    ttfb = None
-    async for event in client.stream(req):
-        if ttfb is None and isinstance(event, TextDelta):
-            ttfb = time.perf_counter() - start
-    return ttfb if ttfb is not None else time.perf_counter() - start
-
-
-async def server_turn(http: httpx2.AsyncClient, url: str, n: int) -> float:
-    body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": f"q{n}"}], "stream": True}
-    start = time.perf_counter()
-    ttfb = None
-    async with http.stream("POST", url + "/chat/completions", json=body) as resp:
-        async for line in resp.aiter_lines():
-            if ttfb is None and line.startswith("data: ") and '"content":"' in line:
-                if '"content":""' not in line:
-                    ttfb = time.perf_counter() - start
-    return ttfb if ttfb is not None else time.perf_counter() - start
-
-
-async def rounds(turn, rounds_n: int) -> tuple[list[float], float]:
-    """``rounds_n`` rounds of 32 concurrent turns: (TTFBs, turns per second)."""
-    ttfbs: list[float] = []
-    start = time.perf_counter()
-    for r in range(rounds_n):
-        ttfbs += await asyncio.gather(*(turn(r * CONCURRENCY + i) for i in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - start
-    return ttfbs, rounds_n * CONCURRENCY / elapsed
-
-
-async def interleaved(direct, server, rounds_n: int) -> tuple[list, float, list, float]:
-    """Rounds of both paths, alternating, so a load change on the machine hits both alike:
-    (direct TTFBs, direct turns/s, server TTFBs, server turns/s)."""
-    d_ttfb: list[float] = []
-    s_ttfb: list[float] = []
-    d_time = s_time = 0.0
-    for _ in range(rounds_n):
-        ttfbs, tps = await rounds(direct, 1)
-        d_ttfb += ttfbs
-        d_time += CONCURRENCY / tps
-        ttfbs, tps = await rounds(server, 1)
-        s_ttfb += ttfbs
-        s_time += CONCURRENCY / tps
-    total = rounds_n * CONCURRENCY
-    return d_ttfb, total / d_time, s_ttfb, total / s_time
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(0.95 * (len(values) - 1))]
-
-
-async def memory(url: str, total: int, pid: int, fake: subprocess.Popen) -> tuple[int, int]:
-    """RSS of the server after 1,000 and after ``total`` short non-stream requests."""
-    body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "short"}]}
-    limits = httpx2.Limits(max_connections=8)
-    at_1k = 0
-    done = 0
-    async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
-
-        async def one() -> None:
-            r = await http.post(url + "/chat/completions", json=body)
-            r.raise_for_status()
-
-        while done < total:
-            batch = min(500, total - done)
-            await asyncio.gather(*(one() for _ in range(batch)))
-            done += batch
-            fake.stdin.write("clear\n")  # the fake records every request; keep it small
-            fake.stdin.flush()
-            fake.stdout.readline()
-            if at_1k == 0 and done >= min(1000, total):
-                at_1k = rss_kib(pid)
-            print(f"  {done} requests, server RSS {rss_kib(pid) / 1024:.1f} MiB", flush=True)
-    return at_1k, rss_kib(pid)
-
-
 async def main_async(args: argparse.Namespace) -> None:
-    from llm_codex.core.client import AsyncCodexClient
-    from llm_codex.core.types import Credentials
     from llm_codex.testing import write_auth_file
 
-    fake = subprocess.Popen(
-        [sys.executable, __file__, "--fake"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    info = json.loads(fake.stdout.readline())
+    fake = Fake()
+    info = fake.info
     tmp = Path(tempfile.mkdtemp(prefix="llm-codex-bench-"))
     env = {
         **os.environ,
@@ -216,65 +381,100 @@ async def main_async(args: argparse.Namespace) -> None:
         "LLM_CODEX_BASE_URL": info["base_url"],
         "LLM_CODEX_AUTH_URL": info["url"],
     }
-    os.environ.update({k: env[k] for k in ("LLM_CODEX_BASE_URL", "LLM_CODEX_AUTH_URL")})
     write_auth_file(tmp / "llm" / "llm-codex" / "auth.json", info["tokens"])
-    server, url = start_server(env, tmp / "server.log")
+    server, url, stack = start_server(env, tmp / "server.log")
+    pid = server.pid
+    print(f"server HTTP stack: {stack or 'not announced'}")
     try:
-        tokens = info["tokens"]
-        creds = Credentials(tokens["access_token"], tokens["account_id"])
-        core = AsyncCodexClient(credentials=_Static(creds), base_url=info["base_url"])
-        limits = httpx2.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
-            # warm both paths (connections, imports, first login read)
-            await rounds(lambda n: direct_turn(core, n), 1)
-            await rounds(lambda n: server_turn(http, url, n), 1)
-            cpu_start = cpu_seconds(server.pid)
-            d_ttfb, d_tps, s_ttfb, s_tps = await interleaved(
-                lambda n: direct_turn(core, n),
-                lambda n: server_turn(http, url, n),
-                args.rounds,
-            )
-            cpu_ms = 1000 * (cpu_seconds(server.pid) - cpu_start) / (args.rounds * CONCURRENCY)
-        print(f"{CONCURRENCY} concurrent streaming clients, {args.rounds} rounds (interleaved)")
-        print(
-            f"  direct: TTFB median {statistics.median(d_ttfb) * 1000:.1f} ms, "
-            f"p95 {p95(d_ttfb) * 1000:.1f} ms, {d_tps:.0f} turns/s"
-        )
-        print(
-            f"  server: TTFB median {statistics.median(s_ttfb) * 1000:.1f} ms, "
-            f"p95 {p95(s_ttfb) * 1000:.1f} ms, {s_tps:.0f} turns/s"
-        )
-        median_ratio = statistics.median(s_ttfb) / statistics.median(d_ttfb)
-        print(
-            f"  ratio server/direct: TTFB median {median_ratio:.2f}, "
-            f"p95 {p95(s_ttfb) / p95(d_ttfb):.2f}; throughput {s_tps / d_tps:.2f}"
-        )
-        print(f"  server CPU per streamed turn: {cpu_ms:.2f} ms")
-        print(f"memory over {args.requests} non-stream requests")
-        at_1k, at_end = await memory(url, args.requests, server.pid, fake)
-        print(
-            f"  server RSS after 1k: {at_1k / 1024:.1f} MiB, after {args.requests}: "
-            f"{at_end / 1024:.1f} MiB, ratio {at_end / at_1k:.3f}"
-        )
+        limits = httpx2.Limits(max_connections=BURST, max_keepalive_connections=BURST)
+        async with httpx2.AsyncClient(timeout=120, limits=limits) as http:
+            direct = Direct(http, info["base_url"], info["tokens"]).turn
+            served = Served(http, url).turn
+            await batch(direct, 4, 0)  # warm both paths: connections, imports, the login read
+            await batch(served, 4, 0)
+
+            if "sequential" in args.regimes:
+                await sequential(args, fake, pid, direct, served)
+            if "burst" in args.regimes:
+                await burst(args, fake, pid, direct, served)
+            if "paced" in args.regimes:
+                await paced(args, fake, pid, direct, served)
+        if "memory" in args.regimes:
+            await memory(args, fake, pid, url)
     finally:
         server.terminate()
         server.wait(30)
-        fake.stdin.close()
-        fake.wait(30)
+        fake.stop()
+
+
+async def sequential(args, fake, pid, direct, served) -> None:
+    fake.mode()
+    seq = Regime("sequential (1 at a time, short answer)", pid)
+    for _ in range(args.rounds):
+        await seq.round(direct, served, 1, args.sequential)
+    seq.report(ttfb=True)
+
+
+async def burst(args, fake, pid, direct, served) -> None:
+    fake.mode(kind="long", n_deltas=500, delta="x")
+    burst = Regime(f"burst ({BURST} concurrent, 500 deltas)", pid)
+    for _ in range(args.rounds):
+        await burst.round(direct, served, BURST, 1)
+    burst.report(throughput=True)
+
+
+async def paced(args, fake, pid, direct, served) -> None:
+    text = "word " * args.paced_deltas
+    fake.mode(kind="slow", text=text, chunks=5, delay=args.paced_gap)
+    paced = Regime(
+        f"paced ({PACED_CONCURRENCY} concurrent, {args.paced_deltas} deltas, one event "
+        f"per read, {args.paced_gap * 1000:g} ms apart)",
+        pid,
+    )
+    for _ in range(args.rounds):
+        await paced.round(direct, served, PACED_CONCURRENCY, 1)
+    paced.report()
+
+
+async def memory(args, fake, pid, url) -> None:
+    fake.mode()
+    at_1k, at_end = await memory_requests(url, args.requests, pid, fake)
+    print(f"memory over {args.requests} non-stream requests")
+    print(
+        f"  server RSS after 1,000: {at_1k / 1024:.1f} MiB, after {args.requests}: "
+        f"{at_end / 1024:.1f} MiB, ratio {at_end / at_1k:.3f}"
+    )
+    fake.mode(kind="long", n_deltas=args.long, delta="x")
+    tenth, peak, end = await memory_long_stream(url, args.long, pid)
+    print(f"memory along one {args.long}-delta stream")
+    print(
+        f"  server RSS at 10 %: {tenth / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, end "
+        f"{end / 1024:.1f} MiB, ratio end/10 % {end / tenth:.3f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=10000)
-    parser.add_argument("--quick", action="store_true", help="3 rounds, 2,000 requests")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sequential", type=int, default=40, help="turns per sequential round")
+    parser.add_argument("--paced-deltas", type=int, default=100)
+    parser.add_argument("--paced-gap", type=float, default=0.003)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--long", type=int, default=500_000)
+    parser.add_argument("--quick", action="store_true", help="a shorter run (about a minute)")
+    parser.add_argument(
+        "--regimes",
+        default="sequential,burst,paced,memory",
+        help="comma-separated subset of sequential,burst,paced,memory",
+    )
     args = parser.parse_args()
     if args.fake:
         fake_main()
         return
+    args.regimes = set(args.regimes.split(","))
     if args.quick:
-        args.rounds, args.requests = 3, 2000
+        args.rounds, args.sequential, args.requests, args.long = 3, 20, 1500, 100_000
     asyncio.run(main_async(args))
 
 
