@@ -29,6 +29,7 @@ import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -394,9 +395,10 @@ class AsyncCodexClient(_ClientBase):
 
     async def stream(self, req: CodexRequest) -> AsyncIterator[StreamEvent]:
         """Run one turn; yield its events as they arrive, :class:`Completed` last."""
-        async for events in self.stream_batches(req):
-            for event in events:
-                yield event
+        async with aclosing(self.stream_batches(req)) as batches:
+            async for events in batches:
+                for event in events:
+                    yield event
 
     async def stream_batches(self, req: CodexRequest) -> AsyncIterator[list[StreamEvent]]:
         """:meth:`stream`, one non-empty list of events per network read that produced any.

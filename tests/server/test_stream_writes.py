@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -181,3 +182,19 @@ def test_frame_template_fills_every_slot():
     template = FrameTemplate(lambda a, b: sse_bytes({"n": a, "s": b}), slots=2)
     frame = template.fill(FrameTemplate.number(7), FrameTemplate.text('q"\n\u00e9'))
     assert json.loads(frame.decode()[6:]) == {"n": 7, "s": 'q"\n\u00e9'}
+
+
+def test_streamed_turns_through_the_server_share_one_upstream_connection(
+    client, codex_backend, codex_login
+):
+    """After a streamed answer the server reads the backend's body to its end, so the next
+    turn reuses the connection: no new TCP (and, for real, TLS) handshake per turn."""
+    before = codex_backend.connections_accepted
+    for n in range(3):
+        stream = client.chat.completions.create(
+            model="gpt-5.5", messages=[{"role": "user", "content": f"turn {n}"}], stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert text.endswith(f"You said: turn {n}")
+        time.sleep(0.05)  # the hand-back happens just after the last byte was sent
+    assert codex_backend.connections_accepted - before == 1
