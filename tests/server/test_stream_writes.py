@@ -198,3 +198,32 @@ def test_streamed_turns_through_the_server_share_one_upstream_connection(
         assert text.endswith(f"You said: turn {n}")
         time.sleep(0.05)  # the hand-back happens just after the last byte was sent
     assert codex_backend.connections_accepted - before == 1
+
+
+def test_a_client_hang_up_stops_the_relay_and_closes_the_upstream_stream():
+    """While the backend is silent, a hang-up ends the relay at once and closes upstream."""
+
+    class Silent(_Upstream):
+        async def __anext__(self):
+            await asyncio.Event().wait()  # the backend sends nothing more
+
+    upstream = Silent([])
+    response = EventStreamResponse(_chat_encoder(False), [TextDelta("x")], upstream)
+    hang_up = asyncio.Event()
+    sent = []
+
+    async def receive():
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message.get("body"):
+            hang_up.set()  # the client reads the first chunk, then goes away
+
+    async def run():
+        await asyncio.wait_for(response({"type": "http"}, receive, send), 5)
+
+    asyncio.run(run())
+    assert upstream.closed
+    assert all(m.get("more_body", True) for m in sent)  # no terminal frames to a gone client
