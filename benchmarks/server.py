@@ -5,9 +5,10 @@ Three processes, so no part bills its work to another: the fake Codex backend (a
 real ``llm codex serve`` (a child, exactly as users run it, with a login for the fake), and this
 process as the client. The "direct" call is a bare ``httpx2`` client in this process reading
 the same stream from the fake (to EOF); the "server" call reads ``/v1/chat/completions`` with
-``stream: true`` through the server. Rounds of the two alternate, so a change of load on the
-machine (other jobs share its cores) hits both alike. CPU is CPU-seconds: this process's own
-(``resource``) during direct rounds, the server's (``/proc/<pid>/stat``) during server rounds.
+``stream: true`` through the server. Batches of the two alternate, so a change of load on
+the machine (other jobs share its cores) hits both alike. CPU is CPU-seconds: this process's
+own (``resource``) during direct batches, the server's (its threads' run time from
+``/proc/<pid>/task/*/schedstat``, nanoseconds) during server batches.
 
 Regimes:
 
@@ -139,10 +140,23 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def proc_cpu(pid: int, *, precise: bool = True) -> float:
+    """CPU seconds of ``pid`` so far: the sum of its threads' run time in
+    ``/proc/<pid>/task/*/schedstat`` (nanoseconds; live threads only), or with ``precise``
+    False user + system from ``stat`` (ticks of 10 ms, but counting finished threads too)."""
+    try:
+        if not precise:
+            raise ValueError
+        return (
+            sum(
+                int(task.joinpath("schedstat").read_text().split()[0])
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            )
+            / 1e9
+        )
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
@@ -234,9 +248,12 @@ async def batch(turn: Turn, size: int, first: int) -> tuple[list[float], float]:
 class Regime:
     """Interleaved rounds of direct and server turns, CPU and time of each side per round."""
 
-    def __init__(self, name: str, server_pid: int) -> None:
+    def __init__(self, name: str, server_pid: int, fake_pid: int) -> None:
         self.name = name
         self.pid = server_pid
+        self.fake_pid = fake_pid
+        self.fake_cpu: list[float] = []  # the fake's CPU per turn, both paths, per round
+        self.c_cpu: list[float] = []  # this process's CPU per turn reading the server
         self.d_ttfb: list[float] = []
         self.s_ttfb: list[float] = []
         self.d_cpu: list[float] = []  # per turn, one value per round
@@ -245,21 +262,29 @@ class Regime:
         self.turns = 0
 
     async def round(self, direct: Turn, served: Turn, size: int, batches: int) -> None:
+        """``batches`` batches of ``size`` concurrent turns each way, alternating batch by
+        batch; CPU is summed over each side's own batches."""
         n = 0
-        cpu = own_cpu()
+        d_cpu = s_cpu = c_cpu = 0.0
+        fake_cpu = proc_cpu(self.fake_pid, precise=False)  # a thread per connection
         for _ in range(batches):
+            cpu = own_cpu()
             ttfbs, wall = await batch(direct, size, n)
+            d_cpu += own_cpu() - cpu
             n += size
             self.d_ttfb += ttfbs
             self.d_time += wall
-        self.d_cpu.append((own_cpu() - cpu) / n)
-        cpu = proc_cpu(self.pid)
-        for _ in range(batches):
+            cpu, own = proc_cpu(self.pid), own_cpu()
             ttfbs, wall = await batch(served, size, n)
+            s_cpu += proc_cpu(self.pid) - cpu
+            c_cpu += own_cpu() - own
             n += size
             self.s_ttfb += ttfbs
             self.s_time += wall
-        self.s_cpu.append((proc_cpu(self.pid) - cpu) / (n // 2))
+        self.d_cpu.append(d_cpu / (n // 2))
+        self.s_cpu.append(s_cpu / (n // 2))
+        self.fake_cpu.append((proc_cpu(self.fake_pid, precise=False) - fake_cpu) / n)
+        self.c_cpu.append(c_cpu / (n // 2))
         self.turns += n // 2
 
     def report(self, *, ttfb: bool = False, throughput: bool = False) -> None:
@@ -268,6 +293,10 @@ class Regime:
         print(f"  server CPU per turn: {span(self.s_cpu, 1000, '.2f')} ms")
         print(f"  bare client CPU per turn (direct): {span(self.d_cpu, 1000, '.2f')} ms")
         print(f"  ratio server/direct CPU per turn: {span(ratios, 1, '.2f')}")
+        print(
+            f"  (the fake backend's CPU per turn: {span(self.fake_cpu, 1000, '.2f')} ms; the "
+            f"client's reading the server: {span(self.c_cpu, 1000, '.2f')} ms)"
+        )
         if ttfb:
             d50, s50 = pct(self.d_ttfb, 0.5), pct(self.s_ttfb, 0.5)
             d90, s90 = pct(self.d_ttfb, 0.9), pct(self.s_ttfb, 0.9)
@@ -409,7 +438,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 async def sequential(args, fake, pid, direct, served) -> None:
     fake.mode()
-    seq = Regime("sequential (1 at a time, short answer)", pid)
+    seq = Regime("sequential (1 at a time, short answer)", pid, fake.proc.pid)
     for _ in range(args.rounds):
         await seq.round(direct, served, 1, args.sequential)
     seq.report(ttfb=True)
@@ -417,7 +446,7 @@ async def sequential(args, fake, pid, direct, served) -> None:
 
 async def burst(args, fake, pid, direct, served) -> None:
     fake.mode(kind="long", n_deltas=500, delta="x")
-    burst = Regime(f"burst ({BURST} concurrent, 500 deltas)", pid)
+    burst = Regime(f"burst ({BURST} concurrent, 500 deltas)", pid, fake.proc.pid)
     for _ in range(args.rounds):
         await burst.round(direct, served, BURST, 1)
     burst.report(throughput=True)
@@ -430,6 +459,7 @@ async def paced(args, fake, pid, direct, served) -> None:
         f"paced ({PACED_CONCURRENCY} concurrent, {args.paced_deltas} deltas, one event "
         f"per read, {args.paced_gap * 1000:g} ms apart)",
         pid,
+        fake.proc.pid,
     )
     for _ in range(args.rounds):
         await paced.round(direct, served, PACED_CONCURRENCY, 1)
