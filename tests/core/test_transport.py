@@ -4,9 +4,11 @@ sockets: framing, keep-alive, flow control, and httpx2's exceptions for broken a
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import httpx2
 import pytest
+import trustme
 
 from llm_codex.core.transport import HIGH_WATER, FastTransport, use_fast_transport
 
@@ -176,3 +178,41 @@ def test_only_the_default_transport_is_replaced():
     client = httpx2.AsyncClient(transport=mine)
     assert use_fast_transport(client) is False
     assert client._transport is mine
+
+
+async def test_https_verifies_the_server_and_sends_the_host_name():
+    """TLS to an origin: a certificate the context trusts works (SNI names the host), one it
+    does not trust is a ConnectError; the connection is kept for the next request."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    names = []
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)
+    connections = 0
+
+    async def answer(reader, writer):
+        nonlocal connections
+        connections += 1
+        for _ in range(2):
+            try:
+                await _read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    url = f"https://localhost:{port}/"
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with server:
+        async with httpx2.AsyncClient(transport=FastTransport(ssl_context=trusting)) as client:
+            assert (await client.get(url)).text == "secret"
+            assert (await client.get(url)).text == "secret"
+        assert names[0] == "localhost"
+        with pytest.raises(httpx2.ConnectError):
+            async with httpx2.AsyncClient(transport=FastTransport()) as client:
+                await client.get(url)  # the default context does not trust this CA
+    assert connections == 1  # two requests on one connection (a refused handshake never gets here)
