@@ -142,26 +142,48 @@ class StopScanner:
         self._tail = ""
         self.hit: str | None = None
 
-    def feed(self, text: str) -> str:
-        """The text that is safe to send; sets :attr:`hit` (and drops the rest) on a match."""
-        buf = self._tail + text
+    def _earliest(self, buf: str) -> tuple[int, str] | None:
         best = None
         for seq in self.sequences:
             at = buf.find(seq)
             if at >= 0 and (best is None or at < best[0]):
                 best = (at, seq)
+        return best
+
+    def _undecided(self, buf: str, before: int) -> int | None:
+        """The first position before ``before`` where a longer sequence may be starting: the
+        text ends inside it, so a match found later in the text may not be the earliest."""
+        for at in range(max(0, len(buf) - self._keep), before):
+            rest = buf[at:]
+            if any(len(seq) > len(rest) and seq.startswith(rest) for seq in self.sequences):
+                return at
+        return None
+
+    def feed(self, text: str) -> str:
+        """The text that is safe to send; sets :attr:`hit` (and drops the rest) on a match."""
+        buf = self._tail + text
+        best = self._earliest(buf)
         if best is not None:
-            self.hit = best[1]
-            self._tail = ""
-            return buf[: best[0]]
+            undecided = self._undecided(buf, best[0])
+            if undecided is None:
+                self.hit = best[1]
+                self._tail = ""
+                return buf[: best[0]]
+            self._tail = buf[undecided:]
+            return buf[:undecided]
         cut = max(0, len(buf) - self._keep)
         self._tail = buf[cut:]
         return buf[:cut]
 
     def flush(self) -> str:
-        """What was held back, once the text ended without a match."""
+        """What was held back, once the text ended (cut, with :attr:`hit` set, at a match
+        that was waiting on a longer sequence starting earlier)."""
         tail, self._tail = self._tail, ""
-        return tail
+        best = self._earliest(tail)
+        if best is None:
+            return tail
+        self.hit = best[1]
+        return tail[: best[0]]
 
 
 class MessagesEncoder:
@@ -270,6 +292,11 @@ class MessagesEncoder:
                 tail = self._scanner.flush()
                 if tail:
                     out += self._text_raw(index, tail)
+                if self._scanner.hit is not None:
+                    self.stop_sequence = self._scanner.hit
+                    if index in self._open:
+                        out += self._end(index)
+                    return out + self._finish_frames(self.result, None)
         elif kind == "reasoning":
             if self.thinking == "off":
                 return b""
@@ -416,6 +443,8 @@ def _cut_text(blocks: list[dict[str, Any]], sequences: tuple[str, ...]) -> str |
             continue
         scanner = StopScanner(sequences)
         kept = scanner.feed(block["text"])
+        if scanner.hit is None:
+            kept += scanner.flush()
         if scanner.hit is not None:
             block["text"] = kept
             del blocks[n + 1 :]
