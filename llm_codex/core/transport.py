@@ -266,7 +266,9 @@ class FastTransport(httpx2.AsyncBaseTransport):
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = httpx2.create_ssl_context()
+            context = httpx2.create_ssl_context()
+            context.set_alpn_protocols(["http/1.1"])  # as httpx2's own stack offers it
+            self._ssl_context = context
         return self._ssl_context
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
