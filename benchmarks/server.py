@@ -24,6 +24,10 @@ Regimes:
 
 Every CPU figure is given per round as a range (min–max over ``--rounds``) and as a median.
 
+``--face responses`` or ``--face anthropic`` sends the server's turns through ``/v1/responses``
+or Anthropic's ``/v1/messages`` instead of chat completions (same regimes, same ratios), so a
+face's cost per event can be compared with the others'.
+
 Run: ``python benchmarks/server.py`` (about 3 minutes); ``--quick`` (3 rounds, fewer turns, a
 shorter long stream) in about a minute. Prints figures and ratios; asserts nothing.
 """
@@ -211,27 +215,47 @@ class Direct:
         return ttfb if ttfb is not None else time.perf_counter() - start
 
 
-class Served:
-    """The same turn through ``llm codex serve``'s ``/v1/chat/completions`` (stream: true)."""
+def _first_text(chunk: bytes, face: str) -> bool:
+    """Whether ``chunk`` carries the turn's first non-empty text on ``face``."""
+    if face == "responses":
+        return b"response.output_text.delta" in chunk
+    if face == "anthropic":
+        return b'"type":"text_delta"' in chunk
+    return any(
+        b'"content":"' in frame and b'"content":""' not in frame for frame in chunk.split(b"\n\n")
+    )
 
-    def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
+
+class Served:
+    """The same turn through ``llm codex serve``, streamed, on one of its faces:
+    ``/v1/chat/completions`` (default), ``/v1/responses`` or Anthropic's ``/v1/messages``."""
+
+    def __init__(self, http: httpx2.AsyncClient, url: str, face: str = "chat") -> None:
         self.http = http
-        self.url = url + "/chat/completions"
+        self.face = face
+        if face == "responses":
+            self.url = url + "/responses"
+        elif face == "anthropic":
+            self.url = url + "/messages"
+        else:
+            self.url = url + "/chat/completions"
+
+    def body(self, n: int) -> dict[str, Any]:
+        if self.face == "responses":
+            return {"model": "gpt-5.5", "input": f"q{n}", "stream": True}
+        message = {"role": "user", "content": f"q{n}"}
+        body: dict[str, Any] = {"model": "gpt-5.5", "messages": [message], "stream": True}
+        if self.face == "anthropic":
+            body["max_tokens"] = 1024
+        return body
 
     async def turn(self, n: int) -> float:
-        body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": f"q{n}"}]}
-        body["stream"] = True
         start = time.perf_counter()
         ttfb = None
-        async with self.http.stream("POST", self.url, json=body) as r:
+        async with self.http.stream("POST", self.url, json=self.body(n)) as r:
             async for chunk in r.aiter_bytes():
-                if ttfb is None and b'"content":"' in chunk:
-                    if any(
-                        b'"content":""' not in p
-                        for p in chunk.split(b"\n\n")
-                        if b'"content":"' in p
-                    ):
-                        ttfb = time.perf_counter() - start
+                if ttfb is None and _first_text(chunk, self.face):
+                    ttfb = time.perf_counter() - start
         return ttfb if ttfb is not None else time.perf_counter() - start
 
 
@@ -413,12 +437,12 @@ async def main_async(args: argparse.Namespace) -> None:
     write_auth_file(tmp / "llm" / "llm-codex" / "auth.json", info["tokens"])
     server, url, stack = start_server(env, tmp / "server.log")
     pid = server.pid
-    print(f"server HTTP stack: {stack or 'not announced'}")
+    print(f"server HTTP stack: {stack or 'not announced'}; face: {args.face}")
     try:
         limits = httpx2.Limits(max_connections=BURST, max_keepalive_connections=BURST)
         async with httpx2.AsyncClient(timeout=120, limits=limits) as http:
             direct = Direct(http, info["base_url"], info["tokens"]).turn
-            served = Served(http, url).turn
+            served = Served(http, url, args.face).turn
             await batch(direct, 4, 0)  # warm both paths: connections, imports, the login read
             await batch(served, 4, 0)
 
@@ -493,6 +517,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--long", type=int, default=500_000)
     parser.add_argument("--quick", action="store_true", help="a shorter run (about a minute)")
+    parser.add_argument(
+        "--face",
+        choices=["chat", "responses", "anthropic"],
+        default="chat",
+        help="the server endpoint the streamed turns go through",
+    )
     parser.add_argument(
         "--regimes",
         default="sequential,burst,paced,memory",
