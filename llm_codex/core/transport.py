@@ -75,6 +75,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.until_eof = False
         self.keep_alive = False
+        self.head_request = False
         self.eof = False
         self.error: BaseException | None = None
 
@@ -132,6 +133,9 @@ class _Connection(asyncio.Protocol):
         self.until_eof = not framed and status not in (204, 304)
         self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callbacks
         self.headers_done = True
+        if self.head_request:  # no body follows, whatever the headers announce; the parser
+            self.complete = True  # cannot know that, so the connection is not reused
+            self.until_eof = self.keep_alive = False
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -296,6 +300,7 @@ class FastTransport(httpx2.AsyncBaseTransport):
             conn.close()
             raise httpx2.WriteError("the connection is closed", request=request)
         conn._reset()
+        conn.head_request = request.method == "HEAD"
         transport.write(message)
         read_timeout = timeouts.get("read")
         try:

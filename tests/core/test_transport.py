@@ -216,3 +216,19 @@ async def test_https_verifies_the_server_and_sends_the_host_name():
             async with httpx2.AsyncClient(transport=FastTransport()) as client:
                 await client.get(url)  # the default context does not trust this CA
     assert connections == 1  # two requests on one connection (a refused handshake never gets here)
+
+
+async def test_a_head_request_ends_at_the_headers():
+    """A HEAD answer announces a length but has no body: the response ends at its headers."""
+
+    async def answer(reader, writer):
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+        writer.close()
+
+    server, url = await _serve(answer)
+    async with server, _client() as client:
+        r = await asyncio.wait_for(client.head(url), 5)
+        assert r.status_code == 200 and r.content == b""
