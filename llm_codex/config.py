@@ -40,6 +40,7 @@ __all__ = [
     "official_models_path",
     "own_auth_path",
     "ratelimit_state_path",
+    "refresh_marks_path",
     "state_dir",
     "usage_url",
 ]
@@ -146,3 +147,8 @@ def official_host_id_path() -> Path:
 def official_models_path() -> Path:
     """The official route's cached model list (no tokens)."""
     return state_dir() / "official-models.json"
+
+
+def refresh_marks_path() -> Path:
+    """Refresh marks ("possibly spent", "needs sign-in") of borrowed Codex CLI logins."""
+    return state_dir() / "refresh-marks.json"

@@ -41,6 +41,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llm_codex import config
+from llm_codex.auth.binding import binding_fields, refuse_foreign_own_login
 from llm_codex.auth.http import auth_client, endpoint, error_code, json_or_none, token_answer
 from llm_codex.auth.store import (
     SOURCE_OWN,
@@ -233,9 +234,12 @@ def save_new_login(tokens: dict[str, Any]) -> StoredLogin:
     ensure_private_dir(path.parent)
     previous: StoredLogin | None = None
     with store_lock(path, timeout=60.0):
+        refuse_foreign_own_login("login")
         with contextlib.suppress(CredentialFileError):
             previous = read_login(path, source=SOURCE_OWN)
-        write_login(path, build_auth_data(tokens, account_id=account), source=SOURCE_OWN)
+        data = build_auth_data(tokens, account_id=account)
+        data.update(binding_fields())
+        write_login(path, data, source=SOURCE_OWN)
         saved = read_login(path, source=SOURCE_OWN)
     if (
         previous is not None
@@ -575,6 +579,7 @@ def browser_login(
     cannot be opened, the listener cannot start, or ``accept_paste`` is set, the redirect URL
     can also be pasted on ``stdin``; the first of callback and paste wins.
     """
+    refuse_foreign_own_login("login")
     if timeout is None:
         timeout = _env_seconds("LLM_CODEX_LOGIN_TIMEOUT", None) or DEFAULT_LOGIN_TIMEOUT
     pkce, state = new_pkce(), new_state()
@@ -694,6 +699,7 @@ def device_login(*, echo: Echo = print, sleep: Callable[[float], None] = time.sl
     """Run the device-code login (protocol §A8) and save the result to our own store."""
     import httpx2
 
+    refuse_foreign_own_login("login")
     issuer = config.auth_base_url()
     try:
         with auth_client(timeout=TOKEN_TIMEOUT) as client:
@@ -795,6 +801,9 @@ class LogoutResult:
 def logout() -> LogoutResult:
     """Revoke our own login's refresh token (best effort), then delete our file and lock file.
 
+    The tokens are revoked *before* the file is removed, also when the file is refused for use
+    because others may read it (exactly when they may have leaked). A login issued by another
+    issuer than the configured one is neither revoked nor removed (:class:`ForeignLogin`).
     The Codex CLI's login is never touched; ``codex_cli_login`` reports whether one exists.
     """
     path = config.own_auth_path()
@@ -804,16 +813,17 @@ def logout() -> LogoutResult:
         with contextlib.suppress(CredentialFileError):
             delete_file(lock_path(path))
         return LogoutResult(removed=False, revoked=None, codex_cli_login=codex_present)
-    login: StoredLogin | None = None
+    refuse_foreign_own_login("logout")
+    revoked: bool | None = None
     with store_lock(path, timeout=60.0):
+        login: StoredLogin | None = None
         with contextlib.suppress(CredentialFileError):
-            login = read_login(path, source=SOURCE_OWN)
+            login = read_login(path, source=SOURCE_OWN, lenient_mode=True)
+        if login is not None:
+            if login.refresh_token:
+                revoked = revoke_token(login.refresh_token)
+            else:
+                revoked = revoke_token(login.access_token, kind="access_token")
         delete_file(path)
     delete_file(lock_path(path))
-    revoked: bool | None = None
-    if login is not None:
-        if login.refresh_token:
-            revoked = revoke_token(login.refresh_token)
-        else:
-            revoked = revoke_token(login.access_token, kind="access_token")
     return LogoutResult(removed=True, revoked=revoked, codex_cli_login=codex_present)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_codex import config
+from llm_codex.auth.binding import foreign_reason
 from llm_codex.auth.refresh import (
     DEFAULT_HTTP_TIMEOUT,
     DEFAULT_LOCK_TIMEOUT,
@@ -36,11 +37,19 @@ from llm_codex.auth.refresh import (
     refresh_login,
     spent_message,
 )
-from llm_codex.auth.store import SOURCE_CODEX_CLI, SOURCE_OWN, StoredLogin, read_login
+from llm_codex.auth.store import (
+    SOURCE_CODEX_CLI,
+    SOURCE_OWN,
+    StoredLogin,
+    check_writable,
+    read_login,
+    recover_stray_temps,
+)
 from llm_codex.auth.tokens import format_rfc3339, needs_refresh
 from llm_codex.core.errors import (
     AuthenticationRequired,
     CredentialFileError,
+    ForeignLogin,
     NotSignedIn,
     RefreshFailed,
     RefreshInProgress,
@@ -67,6 +76,8 @@ class LoginStatus:
     needs_login: bool = False
     note: str | None = None
     unused_codex_cli_login: Path | None = None
+    #: Why a due renewal cannot happen here (e.g. the folder is read-only), or ``None``.
+    renewal_blocked: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -207,14 +218,22 @@ class AuthManager(AsyncTwins):
         """The login in use: ours if present, else the Codex CLI's; re-read from disk.
 
         A present but unusable file raises :class:`CredentialFileError` (we never silently
-        skip a broken own login); no login at all raises :class:`NotSignedIn`.
+        skip a broken own login). A login obtained from another issuer or for another backend
+        than the configured ones is skipped; when no other login is there,
+        :class:`ForeignLogin` says whose it is. No login at all raises :class:`NotSignedIn`.
+        A refreshed login that a killed process left in a temp file is recovered first.
         """
-        own = self._read(self.own_path(), SOURCE_OWN)
-        if own is not None:
-            return own
-        borrowed = self._read(self.codex_path(), SOURCE_CODEX_CLI)
-        if borrowed is not None:
-            return borrowed
+        foreign: str | None = None
+        for path, source in ((self.own_path(), SOURCE_OWN), (self.codex_path(), SOURCE_CODEX_CLI)):
+            login = self._read(path, source)
+            if login is None:
+                continue
+            reason = foreign_reason(login)
+            if reason is None:
+                return login
+            foreign = foreign or reason
+        if foreign is not None:
+            raise ForeignLogin(foreign)
         raise NotSignedIn()
 
     def _read(self, path: Path, source: str) -> StoredLogin | None:
@@ -224,6 +243,9 @@ class AuthManager(AsyncTwins):
         cached = self._parsed.get(key)
         if signature is not None and cached is not None and cached[0] == signature:
             return cached[1]
+        # A parse from disk (always the first in a process): finish a write a killed
+        # process left behind first.
+        recover_stray_temps(path, source=source, lock_timeout=self.lock_timeout)
         login = read_login(path, source=source)
         if login is None or signature is None or time.time() - signature[-1] / 1e9 < 1.0:
             self._parsed.pop(key, None)
@@ -312,6 +334,12 @@ class AuthManager(AsyncTwins):
                 "The last token refresh did not complete; the login works until its access "
                 "token expires, then you must sign in again with 'llm codex login'."
             )
+        blocked = None
+        if mark is None and needs_refresh(login.access_token, login.last_refresh):
+            try:
+                check_writable(login.path)
+            except CredentialFileError as exc:
+                blocked = str(exc)
         unused = None
         if login.source == SOURCE_OWN and self.codex_path().is_file():
             unused = self.codex_path()
@@ -324,8 +352,9 @@ class AuthManager(AsyncTwins):
             expires_at=login.expires_at,
             last_refresh=login.last_refresh,
             needs_login=mark == NEEDS_LOGIN or (mark == POSSIBLY_SPENT and _expired(login)),
-            note=note,
+            note=note or blocked,
             unused_codex_cli_login=unused,
+            renewal_blocked=blocked,
         )
 
 

@@ -14,8 +14,10 @@ re-reads once, adopts a sibling's rotation if there is one, else marks the login
 and raises :class:`AuthenticationRequired`. An unknown outcome (read timeout, reset after
 sending, unreadable 200) marks the login "possibly spent" — the refresh token is never sent
 again — and raises :class:`RefreshFailed`. Only provably unsent errors are retried (once).
-Credentials are never deleted. Marks live in memory and, for our own file only, in a small
-``llm_codex_refresh_state`` field; the Codex CLI's file never gets one.
+Credentials are never deleted. Marks live in memory and on disk: for our own file in a small
+``llm_codex_refresh_state`` field, for a borrowed Codex CLI login in our own state folder
+(``refresh-marks.json``, keyed by file and refresh-token hash); the Codex CLI's file never gets
+one. A login bound to another issuer or backend (:mod:`~llm_codex.auth.binding`) is never sent.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_codex import config
+from llm_codex.auth.binding import foreign_reason
 from llm_codex.auth.http import (
     auth_client,
     endpoint,
@@ -38,10 +41,12 @@ from llm_codex.auth.http import (
 )
 from llm_codex.auth.store import (
     MARKER_KEY,
+    MARKERS,
     SOURCE_OWN,
     StoredLogin,
     check_writable,
     merge_refreshed,
+    read_json_file,
     read_login,
     store_lock,
     write_login,
@@ -50,6 +55,7 @@ from llm_codex.auth.tokens import needs_refresh
 from llm_codex.core.errors import (
     AuthenticationRequired,
     CredentialFileError,
+    ForeignLogin,
     NotSignedIn,
     RefreshFailed,
 )
@@ -99,19 +105,51 @@ def _mark_key(path: Path, refresh_token: str | None) -> tuple[str, str]:
     return str(path), digest
 
 
+def _borrowed_marks() -> dict[str, str]:
+    """The persisted marks of borrowed logins: ``{"<path>|<token hash>": mark}``."""
+    try:
+        got = read_json_file(config.refresh_marks_path())
+    except CredentialFileError:
+        return {}
+    marks = got.get("marks") if isinstance(got, dict) else None
+    if not isinstance(marks, dict):
+        return {}
+    return {k: v for k, v in marks.items() if isinstance(k, str) and v in MARKERS}
+
+
+def _persist_borrowed_mark(login: StoredLogin, mark: str) -> None:
+    """Remember a borrowed login's mark in our own state folder (its file never gets one)."""
+    marks = _borrowed_marks()
+    marks["|".join(_mark_key(login.path, login.refresh_token))] = mark
+    if len(marks) > 64:  # old tokens' marks are useless: keep the newest few
+        marks = dict(list(marks.items())[-64:])
+    write_login(config.refresh_marks_path(), {"marks": marks}, source=SOURCE_OWN)
+
+
 def login_mark(login: StoredLogin) -> str | None:
-    """``POSSIBLY_SPENT``, ``NEEDS_LOGIN`` or ``None`` for this login's current refresh token."""
-    return _marks.get(_mark_key(login.path, login.refresh_token)) or login.marker
+    """``POSSIBLY_SPENT``, ``NEEDS_LOGIN`` or ``None`` for this login's current refresh token.
+
+    Marks survive the process: our own file carries its marker field, a borrowed login's mark
+    is kept in ``config.refresh_marks_path()`` under the hash of its refresh token.
+    """
+    key = _mark_key(login.path, login.refresh_token)
+    mark = _marks.get(key) or login.marker
+    if mark is None and login.source != SOURCE_OWN:
+        mark = _borrowed_marks().get("|".join(key))
+    return mark
 
 
 def _mark(login: StoredLogin, mark: str) -> None:
-    """Remember a mark in memory; in our own file also as a marker field (best effort)."""
+    """Remember a mark in memory and on disk (best effort): in our own file as a marker
+    field, for a borrowed login in our state folder."""
     _marks[_mark_key(login.path, login.refresh_token)] = mark
-    if login.source == SOURCE_OWN:
-        data = dict(login.data)
-        data[MARKER_KEY] = mark
-        with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):
+        if login.source == SOURCE_OWN:
+            data = dict(login.data)
+            data[MARKER_KEY] = mark
             write_login(login.path, data, source=login.source)
+        else:
+            _persist_borrowed_mark(login, mark)
 
 
 def spent_message(mark: str, login: StoredLogin) -> str:
@@ -223,6 +261,9 @@ def refresh_login(
             )
         if not stored.same_tokens(seen):
             return stored  # another process or the Codex CLI already rotated: adopt
+        reason = foreign_reason(stored)
+        if reason is not None:  # never send a token to an issuer that did not issue it
+            raise ForeignLogin(reason)
         if proactive and not needs_refresh(stored.access_token, stored.last_refresh):
             return stored
         mark = login_mark(stored)
@@ -258,7 +299,7 @@ def refresh_login(
         try:
             write_login(path, data, source=source, mode=stored.mode)
         except CredentialFileError as exc:
-            _marks[_mark_key(path, stored.refresh_token)] = POSSIBLY_SPENT
+            _mark(stored, POSSIBLY_SPENT)
             raise CredentialFileError(
                 f"{exc.message[:-1]}, so the refreshed login was lost; "
                 "run 'llm codex login' to sign in again."

@@ -51,10 +51,13 @@ __all__ = [
     "check_writable",
     "delete_file",
     "ensure_private_dir",
+    "foreign_owner",
     "lock_path",
     "merge_refreshed",
     "parse_login",
+    "read_json_file",
     "read_login",
+    "recover_stray_temps",
     "store_lock",
     "write_login",
 ]
@@ -190,7 +193,9 @@ def parse_login(raw: bytes | str, *, path: Path, source: str, mode: int = 0o600)
 def _read_bytes(path: Path, *, source: str) -> tuple[bytes, int] | None:
     """The file's bytes and permission bits; ``None`` when it does not exist."""
     where = _where(path, source)
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: a named pipe (or device) put in place of the file must not block the open;
+    # it is refused as "not a regular file" below. Regular files ignore the flag.
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     if source == SOURCE_OWN:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -230,11 +235,12 @@ def _read_bytes(path: Path, *, source: str) -> tuple[bytes, int] | None:
     return b"".join(chunks), stat.S_IMODE(info.st_mode)
 
 
-def read_login(path: Path, *, source: str) -> StoredLogin | None:
+def read_login(path: Path, *, source: str, lenient_mode: bool = False) -> StoredLogin | None:
     """Read and validate a credential file; ``None`` when it does not exist.
 
     Our own file must live in a private directory (not a symlink) and must not be readable by
-    group or others; a borrowed Codex CLI file is read as it is.
+    group or others; a borrowed Codex CLI file is read as it is. ``lenient_mode`` reads our own
+    file even when others may read it — only to revoke its tokens at sign-out, never to use them.
     """
     if source == SOURCE_OWN:
         _check_private_dir(path.parent, create=False)
@@ -242,7 +248,8 @@ def read_login(path: Path, *, source: str) -> StoredLogin | None:
     if got is None:
         return None
     raw, mode = got
-    if source == SOURCE_OWN and sys.platform != "win32" and mode & _PRIVATE_BITS:
+    shared = sys.platform != "win32" and mode & _PRIVATE_BITS
+    if source == SOURCE_OWN and shared and not lenient_mode:
         raise CredentialFileError(
             f"{_where(path, source)} is readable by other users (mode {mode:04o}); "
             f"run 'chmod 600 {path}' or sign in again with 'llm codex login'."
@@ -259,6 +266,104 @@ def read_login(path: Path, *, source: str) -> StoredLogin | None:
         if again is None or again[0] == raw:
             raise
         return parse_login(again[0], path=path, source=source, mode=again[1])
+
+
+def read_json_file(path: Path) -> Any:
+    """A small private JSON file of ours (``None`` when absent or not JSON)."""
+    got = _read_bytes(path, source=SOURCE_OWN)
+    if got is None:
+        return None
+    try:
+        return json.loads(got[0].decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+
+
+# --- recovery after a crash --------------------------------------------------------------------
+
+
+def _stray_temps(path: Path) -> list[Path]:
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    return [path.parent / n for n in names if n.startswith(prefix) and n.endswith(".tmp")]
+
+
+def _read_temp(tmp: Path, *, path: Path, source: str) -> StoredLogin | None:
+    """A stray temp file's login when it is a whole, valid credential file of ours, else None."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(tmp, flags)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_SIZE:
+            return None
+        raw = os.read(fd, _MAX_FILE_SIZE + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return parse_login(raw, path=path, source=source, mode=stat.S_IMODE(info.st_mode))
+    except CredentialFileError:
+        return None
+
+
+def recover_stray_temps(path: Path, *, source: str, lock_timeout: float) -> bool:
+    """Finish a write that a killed process left as ``.<name>.<hex>.tmp``; ``True`` if adopted.
+
+    Every write of ours happens under the store lock and ends with a rename, so a temp file
+    seen while holding the lock was left by a process killed before its rename. One that holds
+    a whole login of the same account, saved later than the stored one (a refresh whose new,
+    single-use tokens exist nowhere else), replaces the store; every other one is removed.
+    Best effort: a lock that cannot be taken leaves things for the next run.
+    """
+    if not _stray_temps(path):
+        return False
+    try:
+        with store_lock(path, timeout=lock_timeout):
+            return _recover_locked(path, source=source)
+    except (CredentialFileError, RefreshInProgress):
+        return False
+
+
+def _recover_locked(path: Path, *, source: str) -> bool:
+    try:
+        current = read_login(path, source=source)
+    except CredentialFileError:
+        return False  # a file we cannot judge: leave everything as it is
+    best: tuple[float, Path] | None = None
+    strays = _stray_temps(path)
+    for tmp in strays:
+        found = _read_temp(tmp, path=path, source=source)
+        if found is None or found.last_refresh is None:
+            continue
+        if current is not None:
+            if found.account_id != current.account_id or found.same_tokens(current):
+                continue
+            if current.last_refresh and found.last_refresh <= current.last_refresh:
+                continue
+        when = found.last_refresh.timestamp()
+        if best is None or when > best[0]:
+            best = (when, tmp)
+    adopted = False
+    if best is not None:
+        try:
+            os.replace(best[1], path)
+            adopted = True
+        except OSError:
+            pass
+    for tmp in strays:
+        if adopted and tmp == best[1]:  # type: ignore[index]
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return adopted
 
 
 # --- directories -------------------------------------------------------------------------------
@@ -349,15 +454,45 @@ def _write_error(path: Path, exc: OSError) -> CredentialFileError:
 def check_writable(path: Path) -> None:
     """Prove that a file can be created next to ``path`` (a real probe, not ``os.access``).
 
-    Run before spending a refresh token, so a read-only folder fails before anything is sent.
+    Run before spending a refresh token, so a read-only folder fails before anything is sent
+    (and so does a file of another user that we could not give back to its owner).
     """
     try:
         fd, tmp = _open_temp(path.parent, path.name, 0o600)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise CredentialFileError(
+            f"The folder {path.parent} cannot be written to "
+            f"({exc.strerror or exc.__class__.__name__}), so the login in {path} cannot be "
+            "renewed or updated; make the folder writable for your user."
+        ) from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(tmp)
+    if sys.platform != "win32" and os.path.exists(path):
+        foreign_owner(path)
+
+
+def foreign_owner(path: Path) -> tuple[int, int] | None:
+    """``(uid, gid)`` to give a rewritten borrowed file when it belongs to another user.
+
+    Running as root (``sudo -E``, a container with ``~/.codex`` mounted) the owner is kept, so
+    its user is not locked out of their own login; as any other user a file we do not own is
+    refused with one sentence before anything is spent. ``None``: the file is ours (or absent).
+    """
+    if sys.platform == "win32":
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if info.st_uid == os.geteuid():
+        return None
+    if os.geteuid() == 0:
+        return info.st_uid, info.st_gid
+    raise CredentialFileError(
+        f"The login in {path} belongs to another user, so llm-codex will not rewrite it; "
+        "run llm as that user, or sign in with 'llm codex login'."
+    )
 
 
 def write_login(path: Path, data: dict[str, Any], *, source: str, mode: int = 0o600) -> None:
@@ -366,9 +501,12 @@ def write_login(path: Path, data: dict[str, Any], *, source: str, mode: int = 0o
     Our own file: folder 0700 (created if needed), file 0600. A borrowed Codex CLI file keeps
     ``mode`` (its existing permission bits). On failure the old file is untouched.
     """
+    owner: tuple[int, int] | None = None
     if source == SOURCE_OWN:
         ensure_private_dir(path.parent)
         mode = 0o600
+    else:
+        owner = foreign_owner(path)
     payload = (json.dumps(data, indent=2) + "\n").encode("utf-8")
     try:
         fd, tmp = _open_temp(path.parent, path.name, mode)
@@ -378,6 +516,8 @@ def write_login(path: Path, data: dict[str, Any], *, source: str, mode: int = 0o
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, mode)  # the umask may have cut bits; nothing is written yet
+            if owner is not None:
+                os.fchown(fd, *owner)  # keep the file its user's (we run as root: see above)
             view = memoryview(payload)
             while view:
                 written = os.write(fd, view)
@@ -475,7 +615,22 @@ def store_lock(path: Path, *, timeout: float) -> Iterator[None]:
             f"The lock file {lock_path(path)} cannot be created "
             f"({exc.strerror or exc.__class__.__name__}), so the login cannot be refreshed safely."
         ) from None
+    _give_lock_to_store_owner(path)
     try:
         yield
     finally:
         lock.release()
+
+
+def _give_lock_to_store_owner(path: Path) -> None:
+    """As root, hand a lock file we created beside another user's store to that user.
+
+    Otherwise that user's next refresh could not open the lock (a lock-out).
+    """
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):
+        store = os.stat(path)
+        lock = lock_path(path)
+        if os.stat(lock).st_uid != store.st_uid:
+            os.chown(lock, store.st_uid, store.st_gid)

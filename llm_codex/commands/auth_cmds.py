@@ -131,14 +131,16 @@ def logout(official: bool) -> None:
         )
 
 
-def _describe_expiry(expires_at: float | None, now: float, *, needs_login: bool = False) -> str:
+def _describe_expiry(
+    expires_at: float | None, now: float, *, needs_login: bool = False, blocked: bool = False
+) -> str:
     if expires_at is None:
         return "unknown (the access token has no readable expiry)"
     from llm_codex.core.timefmt import describe_duration
 
     local = datetime.fromtimestamp(expires_at).strftime("%Y-%m-%d %H:%M")
     if expires_at <= now:
-        if needs_login:
+        if needs_login or blocked:
             return f"{local} (expired)"
         return f"{local} (expired), renewed automatically on next use"
     return f"{local} (in {describe_duration(expires_at - now)})"
@@ -205,7 +207,12 @@ def status(as_json: bool) -> None:
         ("Plan", info.plan_type or "unknown"),
         (
             "Access token expires",
-            _describe_expiry(info.expires_at, now, needs_login=bool(info.needs_login)),
+            _describe_expiry(
+                info.expires_at,
+                now,
+                needs_login=bool(info.needs_login),
+                blocked=info.renewal_blocked is not None,
+            ),
         ),
         ("Last refresh", _describe_last_refresh(info.last_refresh, now)),
     ]

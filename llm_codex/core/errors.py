@@ -15,6 +15,7 @@ ever contains a token.
     │   ├── AuthenticationRequired  sign in again (second 401, permanent refresh failure)
     │   ├── RefreshFailed           transient refresh failure (network, 5xx); credentials kept
     │   ├── RefreshInProgress       another process holds the refresh lock too long
+    │   ├── ForeignLogin            a stored login belongs to another issuer or backend
     │   └── LoginFailed             a login flow did not complete
     ├── APIError                    an HTTP error answer from the backend
     │   ├── BadRequest              400 / 422: ``detail`` or ``error.message`` passed through
@@ -27,6 +28,7 @@ ever contains a token.
     │   ├── Forbidden               other 403
     │   ├── ServerOverloaded        503 server_is_overloaded / slow_down
     │   ├── ServerError             other 5xx
+    │   ├── NotAnEventStream        a 200 that is a web page or otherwise not SSE
     │   └── PlanUsageError          an official-route (SIWC) answer, siwc.md §14; never retried
     │       └── PlanUsageLimitReached  the plan's or the app's usage limit; no reset time exists
     ├── ResponseFailed              ``response.failed`` inside a 200 stream
@@ -56,10 +58,12 @@ __all__ = [
     "ContextWindowExceeded",
     "CredentialFileError",
     "Forbidden",
+    "ForeignLogin",
     "IdleTimeout",
     "IncompleteResponse",
     "LoginFailed",
     "ModelNotSupported",
+    "NotAnEventStream",
     "NotFound",
     "NotSignedIn",
     "PlanUsageError",
@@ -128,6 +132,11 @@ class RefreshFailed(AuthError):
 
 class RefreshInProgress(AuthError):
     """Another process held the refresh lock for longer than we are willing to wait."""
+
+
+class ForeignLogin(AuthError):
+    """A stored login was obtained from another issuer (or for another backend) than the one
+    configured now: it is not used, refreshed, revoked or modified here."""
 
 
 class LoginFailed(AuthError):
@@ -234,6 +243,10 @@ class ServerOverloaded(APIError):
 
 class ServerError(APIError):
     """A 5xx answer (retried before the first event; this is raised when retries are spent)."""
+
+
+class NotAnEventStream(APIError):
+    """A 2xx answer to ``POST /responses`` that is not an event stream (e.g. a web page)."""
 
 
 class ResponseFailed(CodexError):

@@ -229,7 +229,10 @@ def test_a_transient_failure_with_an_expired_token_is_a_clear_error(codex_backen
 
 def test_an_unreachable_issuer_is_retryable(codex_backend, monkeypatch):
     """Connection refused proves nothing was sent: credentials kept, no marker, clear error."""
-    old = _own(codex_backend, EXPIRED)
+    old = codex_backend.issue_tokens(access_ttl=EXPIRED)
+    doc = auth_json(old)
+    doc["llm_codex_issuer"] = "http://127.0.0.1:9"  # signed in there; now it is down
+    write_json(config.own_auth_path(), doc)
     monkeypatch.setenv("LLM_CODEX_AUTH_URL", "http://127.0.0.1:9")
     with pytest.raises(RefreshFailed, match="could not be reached"):
         AuthManager().current()
@@ -322,7 +325,7 @@ def test_a_read_only_folder_fails_before_spending_the_token(codex_backend, monke
 
         monkeypatch.setattr(store, "_open_temp", refuse)
     try:
-        with pytest.raises(CredentialFileError, match="cannot be saved") as info:
+        with pytest.raises(CredentialFileError, match="cannot be written to") as info:
             AuthManager().current()
     finally:
         os.chmod(path.parent, 0o755)

@@ -196,7 +196,7 @@ def test_an_unwritable_folder_fails_cleanly_and_keeps_the_file(tmp_path, monkeyp
 
         monkeypatch.setattr(store, "_open_temp", refuse)
     try:
-        with pytest.raises(CredentialFileError, match="cannot be saved"):
+        with pytest.raises(CredentialFileError, match="cannot be written to"):
             store.check_writable(path)
         with pytest.raises(CredentialFileError, match="left as it was"):
             store.write_login(path, {"x": 1}, source=SOURCE_CODEX_CLI)
