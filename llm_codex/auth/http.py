@@ -19,6 +19,7 @@ __all__ = [
     "endpoint",
     "error_code",
     "json_or_none",
+    "post_bounded",
     "provably_unsent",
     "token_answer",
 ]
@@ -38,6 +39,29 @@ def auth_client(*, timeout: float) -> httpx2.Client:
         headers=base_headers(),
         follow_redirects=False,
     )
+
+
+def post_bounded(url: str, *, timeout: float, **kwargs: Any) -> httpx2.Response:
+    """POST to the issuer and read its answer within ``timeout`` seconds *in all* (64 KiB max).
+
+    The read timeout of the HTTP client restarts on every byte; an answer trickled a byte at a
+    time would otherwise hold a refresh, and the cross-process lock, without end. Raises
+    ``httpx2.HTTPError`` like ``client.post``.
+    """
+    import httpx2
+
+    from llm_codex.core.deadline import read_capped
+
+    with auth_client(timeout=timeout) as client, client.stream("POST", url, **kwargs) as answer:
+        body = read_capped(answer, seconds=timeout)
+        headers = [
+            (k, v)
+            for k, v in answer.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx2.Response(
+            answer.status_code, headers=headers, content=body, request=answer.request
+        )
 
 
 def provably_unsent(exc: BaseException) -> bool:

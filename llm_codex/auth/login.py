@@ -42,7 +42,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llm_codex import config
 from llm_codex.auth.binding import binding_fields, refuse_foreign_own_login
-from llm_codex.auth.http import auth_client, endpoint, error_code, json_or_none, token_answer
+from llm_codex.auth.http import (
+    auth_client,
+    endpoint,
+    error_code,
+    json_or_none,
+    post_bounded,
+    token_answer,
+)
 from llm_codex.auth.store import (
     SOURCE_OWN,
     StoredLogin,
@@ -173,8 +180,7 @@ def exchange_code(code: str, *, redirect_uri: str, verifier: str) -> dict[str, A
         "code_verifier": verifier,
     }
     try:
-        with auth_client(timeout=TOKEN_TIMEOUT) as client:
-            response = client.post(endpoint("/oauth/token"), data=form)
+        response = post_bounded(endpoint("/oauth/token"), data=form, timeout=TOKEN_TIMEOUT)
     except httpx2.HTTPError as exc:
         raise LoginFailed(
             f"The sign-in server at {config.auth_base_url()} could not be reached "
@@ -206,8 +212,7 @@ def revoke_token(token: str, *, kind: str = "refresh_token") -> bool:
     if kind == "refresh_token":
         body["client_id"] = config.CLIENT_ID
     try:
-        with auth_client(timeout=REVOKE_TIMEOUT) as client:
-            response = client.post(endpoint("/oauth/revoke"), json=body)
+        response = post_bounded(endpoint("/oauth/revoke"), json=body, timeout=REVOKE_TIMEOUT)
     except httpx2.HTTPError:
         return False
     return 200 <= response.status_code < 300

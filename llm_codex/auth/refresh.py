@@ -32,10 +32,10 @@ from typing import Any
 from llm_codex import config
 from llm_codex.auth.binding import foreign_reason
 from llm_codex.auth.http import (
-    auth_client,
     endpoint,
     error_code,
     json_or_none,
+    post_bounded,
     provably_unsent,
     token_answer,
 )
@@ -200,8 +200,7 @@ def post_refresh(refresh_token: str, *, proactive: bool, timeout: float) -> dict
     while True:
         attempt += 1
         try:
-            with auth_client(timeout=timeout) as client:
-                response = client.post(url, json=body)
+            response = post_bounded(url, json=body, timeout=timeout)
             break
         except httpx2.HTTPError as exc:
             if provably_unsent(exc):

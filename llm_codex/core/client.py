@@ -15,9 +15,13 @@ Behaviour (protocol §2, §6, §8):
   the caller (a broken stream then raises with the ``partial`` result attached);
 - a 401 makes the credential provider re-read or refresh the login once, then the request is
   resent once; a second 401 raises :class:`~llm_codex.core.errors.AuthenticationRequired`;
-- the idle timeout is the read timeout: no byte for ``idle_timeout`` seconds (default 300,
-  or ``LLM_CODEX_IDLE_TIMEOUT``) ends the attempt with
-  :class:`~llm_codex.core.errors.IdleTimeout`;
+- the idle timeout counts events, not bytes: no complete SSE event for ``idle_timeout``
+  seconds (default 300, or ``LLM_CODEX_IDLE_TIMEOUT``) ends the attempt with
+  :class:`~llm_codex.core.errors.IdleTimeout`, keep-alive comments or not;
+- an error body (and a GET's body) is read for at most 10 s and 64 KiB (8 MiB for a GET's
+  JSON) through :mod:`~llm_codex.core.deadline`; a 404 names its URL; a 2xx that is a web page
+  or otherwise not an event stream raises :class:`~llm_codex.core.errors.NotAnEventStream`
+  naming the URL;
 - reading stops at ``response.completed``; the result carries the response id, usage, the
   request id and the rate-limit snapshot parsed from the response headers.
 """
@@ -35,9 +39,25 @@ from typing import Any
 import httpx2
 
 from llm_codex.core import retry
+from llm_codex.core.deadline import (
+    ERROR_BODY_LIMIT,
+    ERROR_BODY_SECONDS,
+    EventIdleClock,
+    aread_capped,
+    completes_event,
+    read_capped,
+)
 from llm_codex.core.errors import CodexError
 from llm_codex.core.events import StreamAssembler
-from llm_codex.core.failures import not_json, request_ids, transport_error
+from llm_codex.core.failures import (
+    idle_error,
+    name_url,
+    not_an_event_stream,
+    not_json,
+    refuse_web_page,
+    request_ids,
+    transport_error,
+)
 from llm_codex.core.ratelimits import parse_headers
 from llm_codex.core.retry import Attempts
 from llm_codex.core.route import CODEX_ROUTE, Route
@@ -162,6 +182,40 @@ def _start_assembler(req: CodexRequest, headers: Mapping[str, str]) -> StreamAss
     return asm
 
 
+#: The most a JSON resource (the catalog, the usage) may weigh; more is not JSON we want.
+GET_BODY_LIMIT = 8 << 20
+
+
+def _json_body(raw: bytes, status: int, headers: Mapping[str, str]) -> Any:
+    import json
+
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise not_json(status, headers) from None
+
+
+class _BodyHead:
+    """The first bytes of a 2xx body while no event has arrived, to tell what it was."""
+
+    __slots__ = ("data", "seen_event")
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.seen_event = False
+
+    def keep(self, chunk: bytes) -> None:
+        if not self.seen_event and len(self.data) < self.LIMIT:
+            self.data += chunk[: self.LIMIT - len(self.data)]
+
+    def refuse_non_stream(self, headers: Mapping[str, str], url: str) -> None:
+        """At EOF without a single event: name what the body was instead of "dropped"."""
+        err = not_an_event_stream(url, headers, self.data)
+        if err is not None:
+            raise err
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -263,18 +317,29 @@ class CodexClient(_ClientBase):
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
                     if not 200 <= status < 300 or self.route.error_answer(resp.headers):
-                        raw = resp.read()
+                        raw = read_capped(resp, seconds=ERROR_BODY_SECONDS)
                         if attempts.use_refresh(status):
                             creds = self.credentials.after_unauthorized(creds)
                             continue
-                        raise self.route.http_error(status, resp.headers, raw)
+                        raise name_url(self.route.http_error(status, resp.headers, raw), url)
+                    refuse_web_page(resp.headers, url)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
                     decoder = SSEDecoder()
                     split = decoder.feed_text
                     assemble = asm.feed_text
+                    idle = EventIdleClock(self.idle_timeout)
+                    head = _BodyHead()
                     for chunk in resp.iter_bytes():
-                        events = assemble(split(decode(chunk)))
+                        text = split(decode(chunk))
+                        if text and completes_event(text):
+                            idle.event()
+                            head.seen_event = True
+                        else:
+                            head.keep(chunk)
+                            if idle.expired():
+                                raise idle_error(self.idle_timeout, asm)
+                        events = assemble(text)
                         if events:
                             attempts.yielded = True
                             yield from events
@@ -285,6 +350,8 @@ class CodexClient(_ClientBase):
                         if events:
                             attempts.yielded = True
                             yield from events
+                        elif not head.seen_event:
+                            head.refuse_non_stream(resp.headers, url)
                     if asm.error is not None:
                         raise asm.error
                     if not asm.done:
@@ -327,19 +394,27 @@ class CodexClient(_ClientBase):
             attempts.begin()
             request_id = cf_ray = None
             try:
-                resp = http.get(
-                    url, params=params, headers=self.route.get_headers(creds), timeout=timeout
-                )
-                request_id, cf_ray = request_ids(resp.headers)
-                if not 200 <= resp.status_code < 300:
-                    if attempts.use_refresh(resp.status_code):
+                with http.stream(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=self.route.get_headers(creds),
+                    timeout=timeout,
+                ) as resp:
+                    request_id, cf_ray = request_ids(resp.headers)
+                    status = resp.status_code
+                    ok = 200 <= status < 300
+                    raw = read_capped(
+                        resp,
+                        limit=GET_BODY_LIMIT if ok else ERROR_BODY_LIMIT,
+                        seconds=ERROR_BODY_SECONDS,
+                    )
+                if not ok:
+                    if attempts.use_refresh(status):
                         creds = self.credentials.after_unauthorized(creds)
                         continue
-                    raise self.route.http_error(resp.status_code, resp.headers, resp.content)
-                try:
-                    return resp.json(), resp.headers
-                except ValueError:
-                    raise not_json(resp.status_code, resp.headers) from None
+                    raise name_url(self.route.http_error(status, resp.headers, raw), url)
+                return _json_body(raw, status, resp.headers), resp.headers
             except httpx2.HTTPError as exc:
                 err = transport_error(exc, url=url, idle_timeout=timeout, asm=None)
             except CodexError as exc:
@@ -426,19 +501,30 @@ class AsyncCodexClient(_ClientBase):
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
                     if not 200 <= status < 300 or self.route.error_answer(resp.headers):
-                        raw = await resp.aread()
+                        raw = await aread_capped(resp, seconds=ERROR_BODY_SECONDS)
                         if attempts.use_refresh(status):
                             creds = await self._refresh(creds)
                             continue
-                        raise self.route.http_error(status, resp.headers, raw)
+                        raise name_url(self.route.http_error(status, resp.headers, raw), url)
+                    refuse_web_page(resp.headers, url)
                     asm = _start_assembler(req, resp.headers)
                     decode = Utf8Decoder().decode
                     decoder = SSEDecoder()
                     split = decoder.feed_text
                     assemble = asm.feed_text
+                    idle = EventIdleClock(self.idle_timeout)
+                    head = _BodyHead()
                     chunks = resp.aiter_bytes()
                     async for chunk in chunks:
-                        events = assemble(split(decode(chunk)))
+                        text = split(decode(chunk))
+                        if text and completes_event(text):
+                            idle.event()
+                            head.seen_event = True
+                        else:
+                            head.keep(chunk)
+                            if idle.expired():
+                                raise idle_error(self.idle_timeout, asm)
+                        events = assemble(text)
                         if events:
                             attempts.yielded = True
                             yield events
@@ -449,6 +535,8 @@ class AsyncCodexClient(_ClientBase):
                         if events:
                             attempts.yielded = True
                             yield events
+                        elif not head.seen_event:
+                            head.refuse_non_stream(resp.headers, url)
                     if asm.error is not None:
                         raise asm.error
                     if not asm.done:
@@ -502,19 +590,27 @@ class AsyncCodexClient(_ClientBase):
             attempts.begin()
             request_id = cf_ray = None
             try:
-                resp = await http.get(
-                    url, params=params, headers=self.route.get_headers(creds), timeout=timeout
-                )
-                request_id, cf_ray = request_ids(resp.headers)
-                if not 200 <= resp.status_code < 300:
-                    if attempts.use_refresh(resp.status_code):
+                async with http.stream(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=self.route.get_headers(creds),
+                    timeout=timeout,
+                ) as resp:
+                    request_id, cf_ray = request_ids(resp.headers)
+                    status = resp.status_code
+                    ok = 200 <= status < 300
+                    raw = await aread_capped(
+                        resp,
+                        limit=GET_BODY_LIMIT if ok else ERROR_BODY_LIMIT,
+                        seconds=ERROR_BODY_SECONDS,
+                    )
+                if not ok:
+                    if attempts.use_refresh(status):
                         creds = await self._refresh(creds)
                         continue
-                    raise self.route.http_error(resp.status_code, resp.headers, resp.content)
-                try:
-                    return resp.json(), resp.headers
-                except ValueError:
-                    raise not_json(resp.status_code, resp.headers) from None
+                    raise name_url(self.route.http_error(status, resp.headers, raw), url)
+                return _json_body(raw, status, resp.headers), resp.headers
             except httpx2.HTTPError as exc:
                 err = transport_error(exc, url=url, idle_timeout=timeout, asm=None)
             except CodexError as exc:

@@ -40,6 +40,7 @@ from llm_codex.core.errors import (
     Forbidden,
     IdleTimeout,
     ModelNotSupported,
+    NotAnEventStream,
     NotFound,
     QuotaExceeded,
     RateLimited,
@@ -54,10 +55,14 @@ from llm_codex.core.ratelimits import parse_headers
 from llm_codex.core.types import CodexResult
 
 __all__ = [
+    "idle_error",
     "map_failure",
     "map_http_error",
+    "name_url",
+    "not_an_event_stream",
     "not_json",
     "parse_retry_after",
+    "refuse_web_page",
     "request_ids",
     "stream_error",
     "transport_error",
@@ -519,10 +524,13 @@ def transport_error(
 ) -> CodexError:
     """Our error for an httpx2 failure; ``asm`` is set once response headers arrived."""
     if isinstance(exc, httpx2.ReadTimeout):
-        partial = asm.partial("incomplete") if asm is not None else None
-        return IdleTimeout(
-            f"The Codex backend sent nothing for {idle_timeout:g} s; gave up waiting.",
-            partial=partial,
+        return idle_error(idle_timeout, asm)
+    if isinstance(exc, httpx2.DecodingError):
+        return StreamError(
+            f"The answer of the Codex backend at {url} could not be decoded (its declared "
+            "content encoding does not match its body); check LLM_CODEX_BASE_URL or the proxy "
+            "in between.",
+            partial=asm.partial("incomplete") if asm is not None else None,
         )
     if asm is not None:
         err = asm.eof_error()
@@ -535,6 +543,58 @@ def transport_error(
         if detail:
             why = f"{why}: {detail}"
     return ConnectionFailed(f"Could not reach the Codex backend at {_host(url)} ({why}).")
+
+
+def name_url(error: CodexError, url: str) -> CodexError:
+    """``error`` with the URL named where it is the likely culprit: a 404 (of any route)."""
+    if isinstance(error, NotFound) and url not in error.message:
+        detail = f": {error.detail}" if getattr(error, "detail", None) else "."
+        error.message = f"The backend answered 404 Not Found for {url}{detail}"
+        error.args = (error.message,)
+    return error
+
+
+def idle_error(idle_timeout: float, asm: _Stream | None) -> IdleTimeout:
+    """No stream *event* for ``idle_timeout`` seconds (keep-alive comments do not count)."""
+    partial = asm.partial("incomplete") if asm is not None else None
+    return IdleTimeout(
+        f"The Codex backend sent no event for {idle_timeout:g} s; gave up waiting.",
+        partial=partial,
+    )
+
+
+def _web_page(url: str, body: bytes = b"") -> NotAnEventStream:
+    title = _html_title(body[:20000].decode("utf-8", "replace")) if body else None
+    named = f' ("{title[:80]}")' if title else ""
+    return NotAnEventStream(
+        f"The backend at {url} answered with a web page{named}, not an event stream; check "
+        "LLM_CODEX_BASE_URL, or whether a proxy or captive portal is in the way.",
+        status=200,
+    )
+
+
+def refuse_web_page(headers: Mapping[str, str], url: str) -> None:
+    """A 2xx declared as HTML is a web page (a portal, a proxy, a wrong URL), not a stream."""
+    if "html" in (headers.get("content-type") or "").lower():
+        raise _web_page(url)
+
+
+def not_an_event_stream(
+    url: str, headers: Mapping[str, str], head: bytes
+) -> NotAnEventStream | None:
+    """What a 2xx body that ended without a single event was, when it was not a stream:
+    a web page, or another content type; ``None`` for an (empty) event stream."""
+    start = head.lstrip()[:200].lower()
+    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start:
+        return _web_page(url, head)
+    kind = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if head.strip() and kind != "text/event-stream":
+        return NotAnEventStream(
+            f"The backend at {url} answered HTTP 200 with {kind or 'no content type'}, not an "
+            "event stream; check LLM_CODEX_BASE_URL.",
+            status=200,
+        )
+    return None
 
 
 def not_json(status: int, headers: Mapping[str, str]) -> APIError:

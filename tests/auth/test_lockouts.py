@@ -158,3 +158,74 @@ def test_kill_9_at_any_point_of_a_refresh_loses_nothing(codex_backend, point, so
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert json.loads(path.read_text())["tokens"]["access_token"]
     assert read_login(path, source=source) is not None
+
+
+def test_a_trickling_token_answer_cannot_hold_the_refresh_and_its_lock(monkeypatch):
+    """A token endpoint sending a byte every 50 ms: the refresh gives up after its overall
+    deadline (0.5 s here), the lock is free again, and the token is marked possibly spent."""
+    from llm_codex.auth import store
+
+    from .helpers import make_jwt
+
+    server = _TrickleServer()
+    try:
+        monkeypatch.setenv("LLM_CODEX_AUTH_URL", server.url)
+        claims = {"https://api.openai.com/auth": {"chatgpt_account_id": "acct-1"}}
+        doc = auth_json(
+            {
+                "id_token": make_jwt(claims),
+                "access_token": make_jwt({"exp": 1}),
+                "refresh_token": "rt-1",
+            }
+        )
+        doc["llm_codex_issuer"] = server.url
+        path = write_json(config.own_auth_path(), doc)
+        with pytest.raises(CodexError, match="llm codex login"):
+            AuthManager(http_timeout=0.5).current()
+        assert not server.done
+        with store.store_lock(path, timeout=1):
+            pass
+        assert read_login(path, source=SOURCE_OWN).marker == "possibly_spent"
+    finally:
+        server.close()
+
+
+class _TrickleServer:
+    """Answers one request with a 200 whose body comes one byte every 50 ms, for 20 s."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.done = False
+        self._stop = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(4)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: 5000\r\n\r\n{"
+                )
+                for _ in range(400):
+                    if self._stop.wait(0.05):
+                        return
+                    conn.sendall(b" ")
+                self.done = True
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(5)

@@ -98,6 +98,8 @@ class RawServer:
 
         self.replies = list(replies)
         self.requests: list[tuple[bytes, bytes]] = []
+        #: How many replies were sent to their end (a client that gave up early stops this).
+        self.replies_done = 0
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(8)
@@ -138,10 +140,13 @@ class RawServer:
                 try:
                     conn.sendall(reply_head)
                     for part in parts:
+                        if self._stop.is_set():
+                            raise OSError("stopped")
                         if isinstance(part, float):
                             self._stop.wait(part)
                         else:
                             conn.sendall(part)
+                    self.replies_done += 1
                 except OSError:
                     pass
                 time.sleep(0.01)
