@@ -33,6 +33,7 @@ __all__ = [
     "client_version",
     "codex_cli_auth_path",
     "codex_home",
+    "is_current_backend",
     "llm_user_dir",
     "models_cache_path",
     "official_auth_path",
@@ -65,6 +66,16 @@ def _env(name: str) -> str | None:
 def backend_base_url() -> str:
     """The backend base URL without a trailing slash, e.g. ``https://chatgpt.com/backend-api/codex``."""
     return (_env("LLM_CODEX_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def is_current_backend(recorded: object) -> bool:
+    """Whether cached state recorded for backend ``recorded`` belongs to the configured one.
+
+    State written before backends were recorded (no value) is accepted.
+    """
+    if not isinstance(recorded, str) or not recorded.strip():
+        return True
+    return recorded.strip().rstrip("/").lower() == backend_base_url().lower()
 
 
 def usage_url() -> str:

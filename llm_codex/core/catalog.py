@@ -471,6 +471,8 @@ def _read_cache(path: Path) -> Catalog | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         return None
+    if not config.is_current_backend(data.get("backend")):
+        return None  # another backend's models (e.g. the fake's, after an offline trial)
     models = _by_priority(m for m in parse_models(data["models"]) if _keep(m))
     if not models:
         return None
@@ -492,7 +494,7 @@ def load_catalog(*, path: Path | None = None) -> Catalog:
     Memoised per process on the file's path and stamp: an unchanged file is read once.
     """
     path = path or config.models_cache_path()
-    key = str(path)
+    key = f"{path}|{config.backend_base_url()}"
     try:
         st = path.stat()
     except OSError:
@@ -607,7 +609,8 @@ def save_cache(
     fetched_at: float | None = None,
     path: Path | None = None,
 ) -> Path:
-    """Write the cache atomically as ``{"fetched_at","etag","client_version","models":[raw...]}``.
+    """Write the cache atomically as ``{"fetched_at","etag","client_version","backend",
+    "models":[raw...]}``; a cache recorded for another backend is ignored when read.
 
     ``fetched_at`` is written as RFC 3339 UTC. The state directory is created 0700.
     """
@@ -617,6 +620,7 @@ def save_cache(
         "fetched_at": _rfc3339(time.time() if fetched_at is None else fetched_at),
         "etag": etag,
         "client_version": client_version or config.client_version(),
+        "backend": config.backend_base_url(),
         "models": raw,
     }
     _write_json_atomic(path, payload)

@@ -524,11 +524,14 @@ def _parse_usage(data: dict[str, Any], now: float) -> RateLimitSnapshot:
 
 
 def _read_state(path: Path) -> dict[str, Any]:
+    """The state file; empty when missing, unreadable, or recorded for another backend."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or not config.is_current_backend(data.get("backend")):
+        return {}
+    return data
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
@@ -537,6 +540,7 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             os.chmod(path.parent, 0o700)
+    state = {**state, "backend": config.backend_base_url()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -12,45 +12,59 @@ fake accepts. Missing ``instructions`` are accepted unless ``--require-instructi
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from llm_codex.testing.authfile import write_auth_file
 from llm_codex.testing.backend import FakeCodexBackend
+from llm_codex.testing.prompt_words import PROMPT_WORDS
 from llm_codex.testing.siwc_fake import FakeSiwc
 
 _TEN_YEARS = 10 * 365 * 86400
 
 
-def _snippet(fake: FakeCodexBackend, codex_home: Path | None, siwc: FakeSiwc) -> str:
+def _snippet(
+    fake: FakeCodexBackend, codex_home: Path | None, siwc: FakeSiwc, user_path: Path
+) -> str:
+    """What to paste into another shell: every line that is not an ``export`` is a comment,
+    so the whole printout can be pasted at once."""
+    q = shlex.quote
     home = str(codex_home) if codex_home else "$CODEX_HOME"
     if codex_home:
-        codex_line = f"export CODEX_HOME={codex_home}"
+        codex_line = f"export CODEX_HOME={q(str(codex_home))}"
     else:
         codex_line = "# (pass --codex-home DIR to get a CODEX_HOME with an auth.json)"
     return f"""\
-# Environment for llm-codex:
-export LLM_CODEX_BASE_URL={fake.base_url}
-export LLM_CODEX_AUTH_URL={siwc.url}
-export LLM_CODEX_API_URL={siwc.api_url}
+# Paste all of this into another shell (lines starting with # are comments).
+# Environment for llm-codex; LLM_USER_PATH keeps the trial's logs, login and caches apart
+# from your real ones:
+export LLM_CODEX_BASE_URL={q(fake.base_url)}
+export LLM_CODEX_AUTH_URL={q(siwc.url)}
+export LLM_CODEX_API_URL={q(siwc.api_url)}
+export LLM_USER_PATH={q(str(user_path))}
 {codex_line}
 # 'llm codex login --official' then signs in with the fake's official route.
-
-# For the real Codex CLI, add to {home}/config.toml:
-model = "gpt-5.5"
-model_provider = "llm-codex-fake"
-
-[model_providers.llm-codex-fake]
-name = "llm-codex fake backend"
-base_url = "{fake.base_url}"
-wire_api = "responses"
-requires_openai_auth = true
-
+#
+# For the real Codex CLI, add these lines to {home}/config.toml:
+#   model = "gpt-5.5"
+#   model_provider = "llm-codex-fake"
+#
+#   [model_providers.llm-codex-fake]
+#   name = "llm-codex fake backend"
+#   base_url = "{fake.base_url}"
+#   wire_api = "responses"
+#   requires_openai_auth = true
+#
 # and, so that a token refresh also stays local:
-export CODEX_REFRESH_TOKEN_URL_OVERRIDE={fake.url}/oauth/token
-export CODEX_REVOKE_TOKEN_URL_OVERRIDE={fake.url}/oauth/revoke
+export CODEX_REFRESH_TOKEN_URL_OVERRIDE={q(fake.url + "/oauth/token")}
+export CODEX_REVOKE_TOKEN_URL_OVERRIDE={q(fake.url + "/oauth/revoke")}
+#
+# Prompt words that make the fake misbehave on purpose: {", ".join(PROMPT_WORDS)}
+# (see README "Try it offline").
 """
 
 
@@ -62,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: random)")
     parser.add_argument(
         "--codex-home", type=Path, default=None, help="write a Codex CLI auth.json into DIR"
+    )
+    parser.add_argument(
+        "--llm-user-path",
+        type=Path,
+        default=None,
+        help="the LLM_USER_PATH to print (default: a new temporary folder)",
     )
     parser.add_argument("--account-id", default="acct-test")
     parser.add_argument("--email", default="user@example.com")
@@ -90,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
             access_ttl=_TEN_YEARS,
         )
         write_auth_file(args.codex_home / "auth.json", tokens, private_dir=False)
-    print(f"Fake Codex backend listening on {fake.url}", flush=True)
-    print(f"Fake official route (issuer of both routes) on {siwc.url}", flush=True)
+    user_path = args.llm_user_path or Path(tempfile.mkdtemp(prefix="llm-codex-trial-"))
+    print(f"# Fake Codex backend listening on {fake.url}", flush=True)
+    print(f"# Fake official route (issuer of both routes) on {siwc.url}", flush=True)
     home = args.codex_home.resolve() if args.codex_home else None
-    print(_snippet(fake, home, siwc), flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
+    print(_snippet(fake, home, siwc, user_path.resolve()), flush=True)
+    print("# Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()
 
@@ -109,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         siwc.stop()
         fake.stop()
-    print("Stopped.", flush=True)
+    print("# Stopped.", flush=True)
     return 0
 
 

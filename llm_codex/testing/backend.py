@@ -73,6 +73,11 @@ and answered 400 ``invalid_encrypted_content`` otherwise. A reasoning item repla
 
 Scenario API (a FIFO queue; each accepted ``POST /responses`` consumes one)
 ---------------------------------------------------------------------------
+With nothing queued, a prompt word in the last user message (``fake-tool``, ``fake-tools``,
+``fake-search``, ``fake-image``, ``fake-limit``, ``fake-cloudflare``, ``fake-drop``,
+``fake-slow``; :mod:`llm_codex.testing.prompt_words`) picks a scenario, so the CLI can show
+every behaviour; ``prompt_words = False`` turns this off.
+
 ``enqueue_text(text, *, reasoning_summary=None, chunks=None, phase="final_answer")``
     ``chunks``: an explicit list of deltas or a delta size; ``reasoning_summary``: str or list
 ``enqueue_tool_call(name, arguments="{}", *, call_id=None, also_text=None, namespace=None)``
@@ -155,6 +160,7 @@ from llm_codex.testing._http import HTTPRequest, HTTPServer, Reply
 from llm_codex.testing._util import json_reply, parse_body, tiny_png
 from llm_codex.testing.oauth import CLIENT_ID, OAuthEndpoints
 from llm_codex.testing.planner import Scenario, TurnPlanner
+from llm_codex.testing.prompt_words import scenario_from_prompt
 from llm_codex.testing.sse_style import restyle
 from llm_codex.testing.streams import render
 from llm_codex.testing.tokens import TokenAuthority
@@ -212,6 +218,9 @@ class FakeCodexBackend(OAuthEndpoints):
         self.base_url = ""
         now = time.time()
         self.require_instructions = require_instructions
+        #: Prompt words (``fake-limit``, ``fake-tool`` ...) act when nothing is queued
+        #: (:mod:`llm_codex.testing.prompt_words`); set False to answer them as plain text.
+        self.prompt_words = True
         self.allowed_fields = ALLOWED_FIELDS
         self.models: list[dict[str, Any]] = _catalog.default_models()
         self.usage_payload: dict[str, Any] = default_usage_payload(now=now)
@@ -605,6 +614,8 @@ class FakeCodexBackend(OAuthEndpoints):
             self.replayed_reasoning.append(replayed)
         with self._lock:
             scenario = self._queue.popleft() if self._queue else None
+        if scenario is None and self.prompt_words:
+            scenario = scenario_from_prompt(body)
         if scenario is not None and scenario.kind == "usage_limit":
             return self._usage_limit(scenario.params, record)
         if scenario is not None and scenario.kind == "http_error":

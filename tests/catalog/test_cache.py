@@ -82,7 +82,8 @@ def test_unusable_cache_falls_back_to_builtins():
 
 
 def test_cache_file_shape_and_permissions():
-    """The cache holds fetched_at, etag, client_version and the raw entries; dir is 0700."""
+    """The cache holds fetched_at, etag, client_version, its backend and the raw entries; dir
+    is 0700."""
     raw = entry("gpt-6", future_field=[1])
     path = save_cache([raw], etag="abc", fetched_at=1_780_000_000)
     assert path == config.models_cache_path()
@@ -91,6 +92,7 @@ def test_cache_file_shape_and_permissions():
         "fetched_at": "2026-05-28T20:26:40Z",
         "etag": "abc",
         "client_version": "0.169.0",
+        "backend": config.backend_base_url(),
         "models": [raw],
     }
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
@@ -130,3 +132,16 @@ def test_fetched_at_of_unknown_age_is_stale():
     path.write_text(json.dumps({"models": [entry("hand-made")]}))
     assert next(m.slug for m in load_models()) == "hand-made"
     assert cache_is_stale()
+
+
+def test_a_cache_from_another_backend_is_ignored(no_network, monkeypatch):
+    """After an offline trial against the fake, the real backend's models come back: the
+    cache records its backend and is not used for another one."""
+    monkeypatch.setenv("LLM_CODEX_BASE_URL", "http://127.0.0.1:18555/backend-api/codex")
+    save_cache([entry("gpt-fake-only")])
+    assert "gpt-fake-only" in [m.slug for m in load_models()]
+    monkeypatch.delenv("LLM_CODEX_BASE_URL")
+    slugs = [m.slug for m in load_models()]
+    assert "gpt-fake-only" not in slugs
+    assert slugs == [m.slug for m in load_catalog().models if not m.hidden]
+    assert load_catalog().source == "built-in"

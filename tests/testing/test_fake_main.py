@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import httpx2 as httpx
 import pytest
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.skipif(sys.platform == "win32" or not shutil.which("bash"), reason="POSIX shell")
 def test_standalone_server(tmp_path):
     """It prints the environment, writes a CLI auth.json it accepts, and stops on Ctrl-C."""
     home = tmp_path / "codex"
@@ -28,7 +29,7 @@ def test_standalone_server(tmp_path):
         lines = []
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("Press Ctrl-C"):
+            if line.startswith("# Press Ctrl-C"):
                 break
         out = "".join(lines)
         base = re.search(r"export LLM_CODEX_BASE_URL=(\S+)", out).group(1)
@@ -42,9 +43,18 @@ def test_standalone_server(tmp_path):
         refused = httpx.post(auth + "/oauth/token", json={"grant_type": "refresh_token"})
         assert refused.status_code != 404
         assert f"export CODEX_HOME={home.resolve()}" in out
-        assert "[model_providers.llm-codex-fake]" in out
-        assert f'base_url = "{base}"' in out
-        assert "requires_openai_auth = true" in out
+        assert "#   [model_providers.llm-codex-fake]" in out
+        assert f'#   base_url = "{base}"' in out
+        assert "#   requires_openai_auth = true" in out
+        # The whole printout pasted into a shell sets the environment and runs nothing else,
+        # including its own LLM_USER_PATH so a trial stays out of the real logs.db.
+        pasted = subprocess.run(
+            ["bash", "-euc", out + "\nenv"], capture_output=True, text=True, timeout=30
+        )
+        assert pasted.returncode == 0 and pasted.stderr == "", pasted.stderr
+        env = dict(line.split("=", 1) for line in pasted.stdout.splitlines() if "=" in line)
+        assert env["LLM_CODEX_BASE_URL"] == base and env["CODEX_HOME"] == str(home.resolve())
+        assert env["LLM_USER_PATH"] and env["LLM_USER_PATH"] != os.environ.get("LLM_USER_PATH")
         data = json.loads((home / "auth.json").read_text())
         token = data["tokens"]["access_token"]
         body = {
@@ -63,7 +73,7 @@ def test_standalone_server(tmp_path):
         assert "You said: hi" in response.text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
-        assert "Stopped." in proc.stdout.read()
+        assert "# Stopped." in proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()

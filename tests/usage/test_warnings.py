@@ -153,3 +153,14 @@ def test_unwritable_state_never_raises(tmp_path):
     blocker.write_text("x")
     lines = record_response_snapshot(snapshot(), now=NOW, path=blocker / "sub" / "r.json")
     assert len(lines) == 1
+
+
+def test_the_snapshot_and_warnings_are_kept_per_backend(monkeypatch):
+    """A snapshot (and the warnings' bookkeeping) seen on the fake is not shown for the real
+    backend, and does not silence its warnings."""
+    monkeypatch.setenv("LLM_CODEX_BASE_URL", "http://127.0.0.1:18555/backend-api/codex")
+    assert record_response_snapshot(snapshot(), now=NOW)
+    assert load_snapshot() is not None
+    monkeypatch.delenv("LLM_CODEX_BASE_URL")
+    assert load_snapshot() is None
+    assert usage_warnings(snapshot(), now=NOW)
