@@ -22,7 +22,7 @@ def test_every_prompt_word_is_in_the_readme():
 def test_fake_tool_calls_a_declared_tool_once(codex_backend, codex_login):
     run = run_llm("-m", MODEL, "-T", "llm_version", "fake-tool please", "--no-log")
     assert run.exit_code == 0, run.output
-    first, second = codex_backend.requests_to("/responses")
+    _first, second = codex_backend.requests_to("/responses")
     assert second.json["input"][-1]["type"] == "function_call_output"
     assert "You said: fake-tool please" in run.stdout
 
