@@ -7,7 +7,29 @@ cached model catalog (or the built-in list) only; ``llm --help`` and ``llm logs`
 
 from __future__ import annotations
 
+import sys
+
 import llm
+
+
+def _let_invalid_utf8_reach_us() -> None:
+    """Read standard input as Python reads the command line: bytes that are not UTF-8 become
+    lone surrogates (``surrogateescape``) instead of a raw codec traceback inside llm, so the
+    request builder can refuse them with one sentence."""
+    stdin = sys.stdin
+    if stdin is None or getattr(stdin, "errors", None) != "strict":
+        return
+    if (getattr(stdin, "encoding", "") or "").lower().replace("-", "") != "utf8":
+        return
+    reconfigure = getattr(stdin, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="surrogateescape")
+        except (ValueError, OSError):  # already read from, or not a text stream
+            pass
+
+
+_let_invalid_utf8_reach_us()
 
 
 @llm.hookimpl

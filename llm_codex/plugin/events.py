@@ -49,6 +49,7 @@ from llm_codex.core.types import (
     TextDelta,
     ToolArgumentsDelta,
 )
+from llm_codex.plugin.messages import CARRIED_SUFFIX
 
 __all__ = ["EventTranslator", "parse_arguments", "response_json_for"]
 
@@ -140,6 +141,8 @@ class EventTranslator:
         self._reasoning_shown = False  # some reasoning text was handed out
         self._reasoning_open: set[int] = set()  # reasoning items whose text was handed out
         self._last_text = ""  # the last assistant text chunk handed out
+        #: Metadata of reasoning items that showed nothing, waiting to ride on the next part.
+        self._pending_reasoning: list[dict[str, Any]] = []
 
     @property
     def open_line(self) -> bool:
@@ -172,9 +175,24 @@ class EventTranslator:
 
     def _event(self, type_: str, chunk: str, part: int, **kw: Any) -> StreamEvent:
         self._last_part = part
+        self._carry_reasoning(kw)
         return StreamEvent(
             type=type_, chunk=chunk, part_index=part, message_index=self._message_index, **kw
         )
+
+    def _carry_reasoning(self, kw: dict[str, Any]) -> None:
+        """Put the reasoning items that showed nothing on the part that follows them.
+
+        An empty ``reasoning`` event would make llm print a stray blank line before the answer
+        (``-o reasoning_summary none``), yet their encrypted content must be replayed, before
+        this part: :func:`llm_codex.plugin.messages.build_input` reads them back from here.
+        """
+        if not self._pending_reasoning:
+            return
+        meta = dict(kw.get("provider_metadata") or {})
+        meta[self.key + CARRIED_SUFFIX] = self._pending_reasoning
+        self._pending_reasoning = []
+        kw["provider_metadata"] = meta
 
     # --- the hot path ----------------------------------------------------------------------------
 
@@ -196,7 +214,9 @@ class EventTranslator:
         self._last_part = part
         if text:
             self._last_text = text
-        return StreamEvent(type="text", chunk=text, part_index=part, message_index=mi)
+        kw: dict[str, Any] = {}
+        self._carry_reasoning(kw)
+        return StreamEvent(type="text", chunk=text, part_index=part, message_index=mi, **kw)
 
     # --- everything else -------------------------------------------------------------------------
 
@@ -299,6 +319,9 @@ class EventTranslator:
         encrypted = item.get("encrypted_content")
         if encrypted:
             meta["encrypted_content"] = encrypted
+        if not chunk and oi not in self._reasoning_open:
+            self._pending_reasoning.append(meta)  # nothing to show: carried by the next part
+            return []
         return [self._event("reasoning", chunk, part, provider_metadata={self.key: meta})]
 
     def _call_done(self, oi: int, item: dict[str, Any]) -> list[str | StreamEvent]:
@@ -413,6 +436,12 @@ class EventTranslator:
         """Book the final result on the response; returns a redacted-reasoning marker when the
         model reasoned but no reasoning item arrived."""
         self.record(result)
+        if self._pending_reasoning:  # nothing followed: they are parts of their own, last
+            pending, self._pending_reasoning = self._pending_reasoning, []
+            return [
+                self._event("reasoning", "", self._new_part(), provider_metadata={self.key: m})
+                for m in pending
+            ]
         if result.usage.reasoning_tokens and not self._had_reasoning:
             self._last_part = None
             return [StreamEvent(type="reasoning", chunk="", redacted=True)]

@@ -52,6 +52,9 @@ __all__ = [
 
 #: provider_metadata namespace for what we must replay (encrypted reasoning, call namespaces).
 METADATA_KEY = "openai-codex"
+#: Suffix of the namespace under which reasoning items that showed nothing ride on the part
+#: that followed them (a list of ``{"summary", "encrypted_content"}``), replayed before it.
+CARRIED_SUFFIX = "/reasoning-before"
 
 #: Image types the backend accepts, and the magic bytes that identify them.
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -179,6 +182,26 @@ def _ours(part: Any) -> dict[str, Any]:
     return ours if isinstance(ours, dict) else {}
 
 
+def _carried_reasoning(part: Any) -> list[dict[str, Any]]:
+    """Reasoning metadata carried by ``part`` (see :data:`CARRIED_SUFFIX`)."""
+    meta = getattr(part, "provider_metadata", None) or {}
+    carried = meta.get(METADATA_KEY + CARRIED_SUFFIX) if isinstance(meta, dict) else None
+    return [c for c in carried if isinstance(c, dict)] if isinstance(carried, list) else []
+
+
+def _reasoning_item(ours: dict[str, Any]) -> dict[str, Any] | None:
+    """The replayed reasoning input item (no id) for our metadata, or None without a blob."""
+    encrypted = ours.get("encrypted_content")
+    if not (isinstance(encrypted, str) and encrypted):
+        return None
+    summary = ours.get("summary")
+    return {
+        "type": "reasoning",
+        "summary": list(summary) if isinstance(summary, list) else [],
+        "encrypted_content": encrypted,
+    }
+
+
 def _arguments_json(arguments: Any) -> str:
     if isinstance(arguments, dict) and set(arguments) == {"_raw"}:
         raw = arguments["_raw"]
@@ -240,23 +263,19 @@ def build_input(
         leading = False
         text_role = "assistant" if role == "assistant" else "user"
         for part in message.parts:
+            for carried in _carried_reasoning(part):
+                item = _reasoning_item(carried)
+                if item is not None:
+                    builder.add(item)
             if isinstance(part, TextPart):
                 builder.text(text_role, part.text, phase=_ours(part).get("phase"))
             elif isinstance(part, AttachmentPart):
                 if part.attachment is not None and role != "assistant":
                     builder.image(part.attachment)
             elif isinstance(part, ReasoningPart):
-                ours = _ours(part)
-                encrypted = ours.get("encrypted_content")
-                if isinstance(encrypted, str) and encrypted:
-                    summary = ours.get("summary")
-                    builder.add(
-                        {
-                            "type": "reasoning",
-                            "summary": list(summary) if isinstance(summary, list) else [],
-                            "encrypted_content": encrypted,
-                        }
-                    )
+                item = _reasoning_item(_ours(part))
+                if item is not None:
+                    builder.add(item)
             elif isinstance(part, ToolCallPart):
                 if part.server_executed or not part.tool_call_id:
                     continue

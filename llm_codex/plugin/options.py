@@ -14,13 +14,13 @@ its model registry often (llm#1651).
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 import llm
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from llm_codex.core.catalog import ModelInfo
+from llm_codex.core.catalog import MODEL_PREFIX, ModelInfo
 
 __all__ = ["ABSENT_REASONS", "REJECTED_PARAMETERS", "capabilities", "options_class"]
 
@@ -83,12 +83,45 @@ def capabilities(model: ModelInfo) -> tuple[Any, ...]:
 
 
 def options_class(model: ModelInfo) -> type[llm.Options]:
-    """The ``llm.Options`` subclass for ``model``; cached per set of capabilities."""
-    return _build(capabilities(model))
+    """The ``llm.Options`` subclass for ``model``; cached.
+
+    The fields depend on the capabilities only; the subclass knows the model's name so that a
+    refused value can name both the value and the model.
+    """
+    return _named(MODEL_PREFIX + model.slug, capabilities(model))
+
+
+@functools.cache
+def _named(model_id: str, caps: tuple[Any, ...]) -> type[llm.Options]:
+    base = _build(caps)
+    return type(base.__name__, (base,), {"__module__": __name__, "codex_model_id": model_id})
+
+
+#: What the values of each enumerated option are called in a refusal.
+_VALUE_NOUNS = {
+    "reasoning_effort": "reasoning levels",
+    "reasoning_summary": "reasoning summary settings",
+    "verbosity": "verbosity levels",
+    "service_tier": "service tiers",
+    "image_detail": "image detail levels",
+}
+#: ``-o service_tier fast`` is the short form of ``priority`` (as ``-o fast 1``).
+_TIER_ALIASES = {"fast": "priority"}
+
+
+def _choices(annotation: Any) -> tuple[str, ...] | None:
+    """The values of a ``Literal[...] | None`` field, or ``None`` for any other type."""
+    for arg in (*get_args(annotation), annotation):
+        if get_origin(arg) is Literal:
+            return tuple(str(v) for v in get_args(arg))
+    return None
 
 
 class _CodexOptions(llm.Options):
-    """Base of every generated class: turns unknown options into one clear sentence."""
+    """Base of every generated class: turns unknown options and refused values into one clear
+    sentence naming the value and the model."""
+
+    codex_model_id: ClassVar[str] = "this model"
 
     @model_validator(mode="before")
     @classmethod
@@ -97,8 +130,26 @@ class _CodexOptions(llm.Options):
             return data
         known = set(cls.model_fields)
         errors: list[InitErrorDetails] = []
+        tier = data.get("service_tier")
+        if isinstance(tier, str) and tier.strip().lower() in _TIER_ALIASES:
+            data = {**data, "service_tier": _TIER_ALIASES[tier.strip().lower()]}
         for name in data:
             if name in known:
+                choices = _choices(cls.model_fields[name].annotation)
+                value = data[name]
+                if choices and isinstance(value, str) and value not in choices:
+                    noun = _VALUE_NOUNS.get(name, "values")
+                    message = (
+                        f"{value[:40]!r} is not one of the {noun} of {cls.codex_model_id}; "
+                        f"choose {_sentence_list(choices)}."
+                    )
+                    errors.append(
+                        InitErrorDetails(
+                            type=PydanticCustomError("codex_refused_value", message),
+                            loc=(name,),
+                            input=value,
+                        )
+                    )
                 continue
             offered = ", ".join(sorted(known)) or "none"
             if name in REJECTED_PARAMETERS:

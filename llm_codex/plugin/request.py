@@ -172,6 +172,31 @@ def _service_tier(prompt: llm.Prompt, model: ModelInfo) -> str | None:
     return tier
 
 
+_NOT_UTF8 = (
+    "The prompt contains bytes that are not valid UTF-8 (from the command line, standard input "
+    "or a fragment); convert the text to UTF-8 first, e.g. with 'iconv -f latin1 -t utf-8'."
+)
+
+
+def refuse_invalid_text(*values: Any) -> None:
+    """Raise ConfigurationError when any string in ``values`` (walked through lists and dicts)
+    holds a lone surrogate: what Python makes of bytes that are not UTF-8 on the command line
+    or standard input, and what cannot be sent as JSON."""
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ConfigurationError(_NOT_UTF8) from None
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+
+
 def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest:
     """Translate ``prompt`` for ``model`` (its catalog entry) into a CodexRequest.
 
@@ -203,6 +228,7 @@ def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest
 
     if not items:
         raise ConfigurationError("There is nothing to send: the prompt is empty.")
+    refuse_invalid_text(instructions, items)
     tools = _tools(prompt, model)
     parallel = model.supports_parallel_tool_calls
     if _option(prompt, "parallel_tool_calls") is False:

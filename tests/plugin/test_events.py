@@ -166,20 +166,33 @@ def test_two_reasoning_items_in_a_row_stay_two_parts():
     assert [p.provider_metadata[KEY]["encrypted_content"] for p in parts[:2]] == ["enc-A", "enc-B"]
 
 
-def test_reasoning_without_summary_still_makes_a_part():
-    """Hidden reasoning (no summary requested) is still replayable on the next turn."""
+def test_reasoning_without_summary_is_replayed_without_showing_anything():
+    """Hidden reasoning (no summary requested) yields no empty reasoning event (llm would print
+    a stray blank line for it) yet is replayed, before the answer, on the next turn."""
+    from llm_codex.plugin.messages import build_input
+
     events = [
         ItemAdded({"type": "reasoning"}, 0),
         ItemDone(_reasoning_item("enc-only", None), 0),
         TextDelta("Answer", 1),
         _completed(),
     ]
-    reasoning, text = _run(events).messages()[0].parts
-    assert isinstance(reasoning, ReasoningPart)
-    assert reasoning.text == ""
-    assert not reasoning.redacted
-    assert reasoning.provider_metadata == {KEY: {"summary": [], "encrypted_content": "enc-only"}}
+    response = _run(events)
+    assert [e.type for e in response._stream_events] == ["text"]
+    message = response.messages()[0]
+    (text,) = message.parts
     assert text.text == "Answer"
+    history = [llm.Message(role="user", parts=[TextPart(text="hi")]), message]
+    _, items = build_input(history)
+    assert [i.get("type", "message") for i in items] == ["message", "reasoning", "message"]
+    assert items[1] == {"type": "reasoning", "summary": [], "encrypted_content": "enc-only"}
+
+
+def test_hidden_reasoning_with_nothing_after_it_is_its_own_part():
+    events = [ItemDone(_reasoning_item("enc-last", None), 0), _completed()]
+    (part,) = _run(events).messages()[0].parts
+    assert isinstance(part, ReasoningPart) and part.text == ""
+    assert part.provider_metadata[KEY]["encrypted_content"] == "enc-last"
 
 
 def test_summary_paragraphs_are_separated():
@@ -429,6 +442,9 @@ def test_any_sequence_of_items_gives_one_part_per_item(specs):
     parts = [p for m in response.messages() for p in m.parts]
     got = []
     for part in parts:
+        # reasoning that showed nothing rides on the part after it (no empty reasoning event)
+        for carried in (part.provider_metadata or {}).get(KEY + "/reasoning-before", []):
+            got.append(("reasoning", "", carried["encrypted_content"]))
         if isinstance(part, ReasoningPart):
             got.append(("reasoning", part.text, part.provider_metadata[KEY]["encrypted_content"]))
         elif isinstance(part, TextPart):

@@ -58,10 +58,25 @@ def test_image_detail_original_only_where_allowed():
 
 
 def test_options_classes_are_cached_per_capabilities():
-    """Models with the same capabilities share one generated Options class (llm#1651)."""
+    """Models with the same capabilities share one generated Options class (llm#1651); each
+    model has a cached, empty subclass of it that knows the model's name for its errors."""
     twin = dataclasses.replace(GPT55, slug="gpt-5.5-twin", display_name="Twin")
-    assert options_class(twin) is options_class(GPT55)
-    assert options_class(MINI) is not options_class(GPT55)
+    assert options_class(GPT55) is options_class(GPT55)
+    assert options_class(twin).__base__ is options_class(GPT55).__base__
+    assert options_class(MINI).__base__ is not options_class(GPT55).__base__
+
+
+def test_a_refused_value_names_the_value_and_the_model():
+    """-o reasoning_effort xhigh on gpt-5.4-mini says xhigh is not one of its levels."""
+    with pytest.raises(pydantic.ValidationError) as info:
+        options_class(MINI)(reasoning_effort="xhigh")
+    (error,) = info.value.errors()
+    assert "'xhigh' is not one of the reasoning levels of openai-codex/" + MINI.slug in error["msg"]
+
+
+def test_service_tier_fast_is_the_short_form_of_priority():
+    """README: `fast` is the short form of `priority` — and so it is."""
+    assert options_class(GPT55)(service_tier="fast").service_tier == "priority"
 
 
 def test_unknown_option_is_one_clear_sentence():

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from plugin_helpers import MODEL, assert_user_error, run_llm
 
 from llm_codex.testing.prompt_words import PROMPT_WORDS
+
+from ..plugin.plugin_helpers import MODEL, assert_user_error, run_llm
 
 
 def test_every_prompt_word_is_in_the_readme():
