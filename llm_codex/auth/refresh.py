@@ -288,6 +288,9 @@ def refresh_login(
                 f"The token refresh did not complete ({exc}); the login was kept, but it may "
                 "need a new sign-in with 'llm codex login' once its access token expires."
             ) from None
+        except (KeyboardInterrupt, SystemExit):
+            _mark(stored, POSSIBLY_SPENT)  # Ctrl-C after sending: the outcome is unknown
+            raise
         except _Permanent as exc:
             again = read_login(path, source=source)
             if again is not None and not again.same_tokens(stored):

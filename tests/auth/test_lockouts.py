@@ -229,3 +229,40 @@ class _TrickleServer:
         self._stop.set()
         self._sock.close()
         self._thread.join(5)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_a_refresh_marks_the_token_possibly_spent(codex_backend):
+    """Ctrl-C while the refresh answer is in flight: the outcome is unknown, so the next run
+    never resends that refresh token (auth.md §6.4)."""
+    import time
+
+    tokens = codex_backend.issue_tokens(access_ttl=-60)
+    path = write_auth_file(config.own_auth_path(), tokens)
+    codex_backend.token_delay = 30
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from llm_codex.auth import default_auth_manager; default_auth_manager().current()",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(1500):
+            if codex_backend.refresh_count:
+                break
+            time.sleep(0.02)
+        assert codex_backend.refresh_count == 1
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    codex_backend.token_delay = 0
+    assert read_login(path, source=SOURCE_OWN).marker == "possibly_spent"
+    refresh._marks.clear()
+    with pytest.raises(CodexError, match="llm codex login"):
+        AuthManager(lock_timeout=5).current()
+    assert len(codex_backend.requests_to("/oauth/token")) == 1

@@ -119,3 +119,24 @@ def test_gzip_garbage_is_reported_as_undecodable(mode, serve):
     assert isinstance(err, StreamError), err
     assert not isinstance(err, StreamClosedEarly)
     assert "could not be decoded" in str(err)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_huge_error_body_on_a_get_is_capped_too(mode, serve):
+    import asyncio
+
+    from llm_codex.core.client import AsyncCodexClient, CodexClient
+    from llm_codex.core.errors import CodexError
+
+    head = _head(500, "text/plain", f"content-length: {32 << 20}\r\n")
+    server = serve(head, [b"z" * (1 << 20)] * 32)
+    kwargs = {"credentials": CREDS, "base_url": server.url + "/backend-api/codex"}
+    kwargs["max_attempts"] = 1
+    with pytest.raises(CodexError) as info:
+        if mode == "sync":
+            CodexClient(**kwargs).get_json("/models")
+        else:
+            asyncio.run(AsyncCodexClient(**kwargs).get_json("/models"))
+    assert isinstance(info.value, ServerError)
+    assert len(str(info.value)) < 700
+    assert server.replies_done == 0
