@@ -3,9 +3,9 @@
 A token only ever goes to the issuer that issued it and the backend it was obtained for. A login
 is bound to:
 
-- its **issuer**: the ``llm_codex_issuer`` field we write into our own file at sign-in, else the
-  ``iss`` claim of its id token (real ChatGPT tokens carry ``https://auth.openai.com``), else of
-  its access token; a login with none of these is not bound to any issuer;
+- its **issuer**: the ``llm_codex_issuer`` field we write into our own file at sign-in, else
+  the real issuer when its id (or access) token claims it (``iss`` = ``https://auth.openai.com``);
+  a login with neither is not bound to any issuer;
 - its **backend**: the ``llm_codex_backend`` field written at sign-in, else the default backend
   for a login of the default issuer; otherwise it is not bound to a backend.
 
@@ -78,8 +78,21 @@ def _recorded(data: dict[str, Any], key: str) -> str | None:
 
 
 def login_issuer(login: StoredLogin) -> str | None:
-    """The issuer a login was obtained from, or ``None`` when nothing says so."""
-    return _recorded(login.data, ISSUER_KEY) or _iss(login.id_token) or _iss(login.access_token)
+    """The issuer a login was obtained from, or ``None`` when nothing says so.
+
+    The field recorded at sign-in wins. Otherwise only a token claiming the real issuer binds
+    the login (a real ChatGPT login must never leave it); a token of any other issuer without a
+    recorded field (a test double's, whose servers may front each other; a hand-made one) is
+    not bound to one.
+    """
+    recorded = _recorded(login.data, ISSUER_KEY)
+    if recorded:
+        return recorded
+    for token in (login.id_token, login.access_token):
+        claimed = _iss(token)
+        if claimed is not None and same_url(claimed, config.DEFAULT_AUTH_URL):
+            return claimed
+    return None
 
 
 def login_backend(login: StoredLogin) -> str | None:

@@ -547,7 +547,8 @@ def transport_error(
 
 def name_url(error: CodexError, url: str) -> CodexError:
     """``error`` with the URL named where it is the likely culprit: a 404 (of any route)."""
-    if isinstance(error, NotFound) and url not in error.message:
+    generic = error.message.startswith("The backend answered 404 Not Found")
+    if isinstance(error, NotFound) and generic and url not in error.message:
         detail = f": {error.detail}" if getattr(error, "detail", None) else "."
         error.message = f"The backend answered 404 Not Found for {url}{detail}"
         error.args = (error.message,)
