@@ -28,7 +28,7 @@ def _model_lines(info: Any) -> list[str]:
     if info.hidden:
         notes.append("hidden from ChatGPT's list, callable")
     if info.use_responses_lite:
-        notes.append("not supported yet: needs the Responses Lite request form")
+        notes.append("Responses Lite: function tools only")
     if notes:
         head += f"  ({'; '.join(notes)})"
     lines = [head]
@@ -40,7 +40,7 @@ def _model_lines(info: Any) -> list[str]:
             reasoning += "; summaries"
     else:
         reasoning = "none"
-    lines.append(f"  reasoning effort: {reasoning}")
+    lines.append(f"  reasoning: {reasoning}")
     verbosity = _yes_no(info.supports_verbosity)
     if info.supports_verbosity and info.default_verbosity:
         verbosity += f" (default: {info.default_verbosity})"
@@ -52,6 +52,8 @@ def _model_lines(info: Any) -> list[str]:
         f"   fast tier: {_yes_no(info.supports_fast)}"
     )
     context = f"{info.context_window:,} tokens" if info.context_window else "unknown"
+    if info.max_context_window and info.max_context_window != info.context_window:
+        context += f" (max {info.max_context_window:,})"
     lines.append(
         f"  web search: {search}   image generation: {_yes_no(info.supports_image_generation)}"
     )

@@ -19,8 +19,10 @@ start-up (which may register models several times) pays for one read at most.
 
 Parsing is lenient (protocol §6.3: strict schemas broke other clients): unknown fields are kept in
 :attr:`ModelInfo.raw`, odd values fall back to defaults, and an entry without a ``slug`` is
-skipped. Models that need the "Responses Lite" request form stay in the catalog with
-:attr:`ModelInfo.use_responses_lite` set, so the plugin can refuse them with a clear message.
+skipped. Models that need the "Responses Lite" request form carry
+:attr:`ModelInfo.use_responses_lite`; every face then builds that form (:mod:`llm_codex.core.lite`)
+and offers them no hosted tools. Reasoning levels always come from the entry (``max`` and
+``ultra`` included), never from a fixed list.
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ class ModelInfo:
     input_modalities: tuple[str, ...] = _DEFAULT_MODALITIES
     supports_image_detail_original: bool = False
     context_window: int | None = None
+    max_context_window: int | None = None
     service_tiers: tuple[str, ...] = ()
     web_search_tool_type: str | None = None
     supports_search_tool: bool = False
@@ -175,7 +178,10 @@ class ModelInfo:
 
     @property
     def supports_web_search(self) -> bool:
-        """Whether the hosted ``web_search`` tool is offered for this model."""
+        """Whether the hosted ``web_search`` tool is offered for this model (never on a
+        Responses Lite model: the lane takes only function tools)."""
+        if self.use_responses_lite:
+            return False
         return self.web_search_tool_type is not None or self.supports_search_tool
 
     @property
@@ -220,17 +226,21 @@ class ModelInfo:
         visibility = _as_str(data.get("visibility")) or "list"
         search_type = _as_str(data.get("web_search_tool_type"))
 
+        lite = _as_bool(data.get("use_responses_lite"))
         image_gen = data.get("supports_image_generation")
-        if image_gen is None:
+        if lite:
+            supports_image_generation = False  # the lite lane refuses hosted tools
+        elif image_gen is None:
             # No catalog field exists for it; the hosted tool is reported to work on image-capable
             # models (protocol §5: "supported but not guaranteed").
             supports_image_generation = "image" in input_modalities
         else:
             supports_image_generation = _as_bool(image_gen)
 
+        max_context_window = _as_int(data.get("max_context_window"))
         context_window = _as_int(data.get("context_window"))
         if context_window is None:
-            context_window = _as_int(data.get("max_context_window"))
+            context_window = max_context_window
 
         return cls(
             slug=slug,
@@ -249,11 +259,12 @@ class ModelInfo:
             input_modalities=input_modalities,
             supports_image_detail_original=_as_bool(data.get("supports_image_detail_original")),
             context_window=context_window,
+            max_context_window=max_context_window,
             service_tiers=tuple(tiers),
             web_search_tool_type=search_type,
             supports_search_tool=_as_bool(data.get("supports_search_tool")),
             supports_image_generation=supports_image_generation,
-            use_responses_lite=_as_bool(data.get("use_responses_lite")),
+            use_responses_lite=lite,
             raw=dict(data),
         )
 
@@ -276,6 +287,7 @@ class ModelInfo:
             "supports_images": self.supports_images,
             "supports_image_detail_original": self.supports_image_detail_original,
             "context_window": self.context_window,
+            "max_context_window": self.max_context_window,
             "service_tiers": list(self.service_tiers),
             "supports_fast": self.supports_fast,
             "web_search_tool_type": self.web_search_tool_type,
@@ -300,18 +312,26 @@ def parse_models(entries: Iterable[Any]) -> list[ModelInfo]:
 
 # --- built-in fallback -------------------------------------------------------------------------
 
-_LEVELS_FULL = [
-    {"effort": "low", "description": "Fast responses with lighter reasoning"},
-    {"effort": "medium", "description": "Balances speed and reasoning depth"},
-    {"effort": "high", "description": "Greater reasoning depth for complex problems"},
-    {"effort": "xhigh", "description": "Extra high reasoning depth for complex problems"},
-]
+_LEVEL_TEXT = {
+    "low": "Fast responses with lighter reasoning",
+    "medium": "Balances speed and reasoning depth",
+    "high": "Greater reasoning depth for complex problems",
+    "xhigh": "Extra high reasoning depth for complex problems",
+    "max": "Maximum reasoning depth",
+    "ultra": "Beyond maximum reasoning depth, for the hardest problems",
+}
 _FAST_TIER = [{"id": "priority", "name": "Fast", "description": "1.5x speed, increased usage"}]
 
-#: Raw entries in the backend's shape. gpt-5.5 follows the Codex CLI's bundled catalog; the
-#: others are our best knowledge of the mid-2026 bundled catalog (capabilities chosen
-#: conservatively where the sources are silent: gpt-5.4-mini without the Fast tier, Spark
-#: text-only with a 128k window).
+
+def _levels(*efforts: str) -> list[dict[str, str]]:
+    return [{"effort": e, "description": _LEVEL_TEXT[e]} for e in efforts]
+
+
+#: Raw entries in the backend's shape, mirroring the catalog Codex CLI 0.169.0 ships
+#: (``responses-lite.md`` §1): gpt-5.5 follows the Codex CLI's bundled catalog; the lite models
+#: take their slug, name, client-version gate, levels, default level and windows from the
+#: 0.169.0 catalog, and gpt-5.5's values where that summary is silent (summaries, verbosity,
+#: images, the Fast tier). Spark stays as the known hidden-but-callable model.
 _GPT_5_5: dict[str, Any] = {
     "slug": "gpt-5.5",
     "display_name": "GPT-5.5",
@@ -321,7 +341,7 @@ _GPT_5_5: dict[str, Any] = {
     "priority": 0,
     "minimal_client_version": "0.124.0",
     "default_reasoning_level": "medium",
-    "supported_reasoning_levels": _LEVELS_FULL,
+    "supported_reasoning_levels": _levels("low", "medium", "high", "xhigh"),
     "supports_reasoning_summaries": True,
     "default_reasoning_summary": "none",
     "support_verbosity": True,
@@ -334,47 +354,63 @@ _GPT_5_5: dict[str, Any] = {
     "service_tiers": _FAST_TIER,
     "additional_speed_tiers": ["fast"],
     "web_search_tool_type": "text_and_image",
+    "use_responses_lite": False,
 }
+
+_ULTRA = ("low", "medium", "high", "xhigh", "max", "ultra")
+_MAX = _ULTRA[:-1]
+
+#: (slug, display name, minimal client version, levels, default level, context window), in the
+#: 0.169.0 catalog's order, after gpt-5.5 (priority 0 in the spec §10.3 example); every one has
+#: ``max_context_window`` 872,000.
+_LITE_MODELS = (
+    ("gpt-6-astra", "GPT-6-Astra", "0.153.0", _ULTRA, "low", 272000),
+    ("gpt-6.1-sol", "GPT-6.1-Sol", "0.153.0", _ULTRA, "low", 272000),
+    ("gpt-6.1-terra", "GPT-6.1 Terra", "0.153.0", _ULTRA, "low", 500000),
+    ("gpt-6-sol", "GPT-6-Sol", "0.155.0", _ULTRA, "medium", 272000),
+    ("gpt-6-luna", "GPT-6-Luna", "0.155.0", _MAX, "medium", 272000),
+    ("gpt-5.6-sol", "GPT-5.6-Sol", "0.144.0", _ULTRA, "low", 272000),
+    ("gpt-5.6-terra", "GPT-5.6-Terra", "0.144.0", _ULTRA, "medium", 272000),
+    ("gpt-5.6-luna", "GPT-5.6-Luna", "0.144.0", _MAX, "medium", 272000),
+)
+
+
+def _lite_entry(
+    priority: int,
+    slug: str,
+    name: str,
+    minimal: str,
+    levels: tuple[str, ...],
+    default: str,
+    window: int,
+) -> dict[str, Any]:
+    return {k: v for k, v in _GPT_5_5.items() if k != "description"} | {
+        "slug": slug,
+        "display_name": name,
+        "priority": priority,
+        "minimal_client_version": minimal,
+        "default_reasoning_level": default,
+        "supported_reasoning_levels": _levels(*levels),
+        "supports_image_detail_original": False,
+        "context_window": window,
+        "max_context_window": 872000,
+        "supports_search_tool": True,
+        "use_responses_lite": True,
+    }
+
 
 _BUILTIN_RAW: list[dict[str, Any]] = [
     _GPT_5_5,
-    # gpt-5.4: gpt-5.5's capabilities, without its client-version gate.
-    {k: v for k, v in _GPT_5_5.items() if k != "minimal_client_version"}
-    | {
-        "slug": "gpt-5.4",
-        "display_name": "GPT-5.4",
-        "description": "Strong model for everyday coding and knowledge work.",
-        "priority": 1,
-    },
-    {
-        "slug": "gpt-5.4-mini",
-        "display_name": "GPT-5.4 mini",
-        "description": "Smaller, faster and cheaper on usage.",
-        "visibility": "list",
-        "supported_in_api": True,
-        "priority": 2,
-        "default_reasoning_level": "medium",
-        "supported_reasoning_levels": _LEVELS_FULL[:3],
-        "supports_reasoning_summaries": True,
-        "default_reasoning_summary": "none",
-        "support_verbosity": True,
-        "default_verbosity": "medium",
-        "supports_parallel_tool_calls": True,
-        "supports_image_detail_original": False,
-        "context_window": 272000,
-        "max_context_window": 272000,
-        "input_modalities": ["text", "image"],
-        "web_search_tool_type": "text",
-    },
+    *(_lite_entry(n, *row) for n, row in enumerate(_LITE_MODELS, start=1)),
     {
         "slug": "gpt-5.3-codex-spark",
         "display_name": "GPT-5.3-Codex-Spark",
         "description": "Very fast text-only coding model (hidden from the listing, callable).",
         "visibility": "hide",
         "supported_in_api": False,
-        "priority": 3,
+        "priority": len(_LITE_MODELS) + 1,
         "default_reasoning_level": "medium",
-        "supported_reasoning_levels": _LEVELS_FULL[:3],
+        "supported_reasoning_levels": _levels("low", "medium", "high"),
         "supports_reasoning_summaries": True,
         "default_reasoning_summary": "none",
         "support_verbosity": False,

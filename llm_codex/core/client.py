@@ -305,7 +305,10 @@ class CodexClient(_ClientBase):
         while True:
             attempts.begin()
             headers = self.route.headers(
-                creds, session_id=session_id, turn_state=attempts.turn_state
+                creds,
+                session_id=session_id,
+                turn_state=attempts.turn_state,
+                responses_lite=req.responses_lite,
             )
             asm: StreamAssembler | None = None
             request_id = cf_ray = None
@@ -489,7 +492,10 @@ class AsyncCodexClient(_ClientBase):
         while True:
             attempts.begin()
             headers = self.route.headers(
-                creds, session_id=session_id, turn_state=attempts.turn_state
+                creds,
+                session_id=session_id,
+                turn_state=attempts.turn_state,
+                responses_lite=req.responses_lite,
             )
             asm: StreamAssembler | None = None
             request_id = cf_ray = None

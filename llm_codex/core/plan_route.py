@@ -291,8 +291,14 @@ class PlanRoute:
         return {"Authorization": f"Bearer {creds.access_token}", "User-Agent": user_agent()}
 
     def headers(
-        self, creds: Credentials, *, session_id: str, turn_state: str | None
+        self,
+        creds: Credentials,
+        *,
+        session_id: str,
+        turn_state: str | None,
+        responses_lite: bool = False,
     ) -> dict[str, str]:
+        """The §11.1 headers; the Codex backend's lite header has no meaning here."""
         headers = self._auth(creds)
         headers["Content-Type"] = "application/json"
         headers["Accept"] = "text/event-stream"

@@ -5,6 +5,7 @@ Only the fields of protocol §3 can ever leave this module: ``build_body`` copie
 (``temperature``, ``max_output_tokens`` …) has no way in. Input items are copied with their
 top-level ``id`` removed (``store`` is false, so replayed server ids fail with 404) and any
 ``role: "system"`` message is sent as a ``developer`` message (system items are rejected).
+A request for a Responses Lite model takes the lite form of :mod:`llm_codex.core.lite`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import json
 import uuid
 from typing import Any
 
+from llm_codex import config
 from llm_codex.core import identity
+from llm_codex.core.errors import ConfigurationError
+from llm_codex.core.lite import LITE_HEADER, lite_input, lite_refusal
 from llm_codex.core.types import CodexRequest, Credentials
 
 __all__ = [
@@ -122,22 +126,40 @@ def build_body(req: CodexRequest) -> dict[str, Any]:
     that are set), ``include`` (encrypted reasoning, when reasoning is sent or
     ``include_encrypted_reasoning`` is true), ``text`` (``verbosity`` and/or ``format``) and
     ``service_tier``.
+
+    With ``req.responses_lite`` (``responses-lite.md`` §2): no ``instructions`` and no ``tools``
+    (both move into ``input``, see :func:`~llm_codex.core.lite.lite_input`),
+    ``parallel_tool_calls: false`` and ``reasoning.context: "all_turns"``, always; a request the
+    lane refuses raises :class:`~llm_codex.core.errors.ConfigurationError` instead.
     """
+    lite = req.responses_lite
+    if lite:
+        refusal = lite_refusal(req)
+        if refusal:
+            raise ConfigurationError(refusal)
     instructions = req.instructions if req.instructions and req.instructions.strip() else None
-    body: dict[str, Any] = {
-        "model": req.model,
-        "instructions": instructions or DEFAULT_INSTRUCTIONS,
-        "stream": True,
-        "input": clean_input(req.input),
-        "tools": list(req.tools),
-        "tool_choice": req.tool_choice,
-        "parallel_tool_calls": bool(req.parallel_tool_calls),
-    }
+    body: dict[str, Any] = {"model": req.model}
+    if lite:
+        body["stream"] = True
+        body["input"] = lite_input(
+            clean_input(req.input),
+            tools=list(req.tools),
+            instructions=instructions or DEFAULT_INSTRUCTIONS,
+        )
+    else:
+        body["instructions"] = instructions or DEFAULT_INSTRUCTIONS
+        body["stream"] = True
+        body["input"] = clean_input(req.input)
+        body["tools"] = list(req.tools)
+    body["tool_choice"] = req.tool_choice
+    body["parallel_tool_calls"] = False if lite else bool(req.parallel_tool_calls)
     reasoning: dict[str, Any] = {}
     if req.reasoning_effort is not None:
         reasoning["effort"] = req.reasoning_effort
     if req.reasoning_summary is not None:
         reasoning["summary"] = req.reasoning_summary
+    if lite:
+        reasoning["context"] = "all_turns"
     if reasoning:
         body["reasoning"] = reasoning
     body["store"] = False
@@ -166,18 +188,25 @@ def _auth_headers(creds: Credentials) -> dict[str, str]:
     if creds.account_id:
         headers["chatgpt-account-id"] = creds.account_id
     headers.update(identity.base_headers())
+    headers["version"] = config.client_version()
     return headers
 
 
 def build_headers(
-    creds: Credentials, *, session_id: str, turn_state: str | None = None
+    creds: Credentials,
+    *,
+    session_id: str,
+    turn_state: str | None = None,
+    responses_lite: bool = False,
 ) -> dict[str, str]:
     """Headers for ``POST /responses`` (protocol §2.1, §13.2), and nothing else.
 
     ``Authorization``, ``chatgpt-account-id`` (when known), ``originator`` and ``User-Agent``
-    (our own identity), ``Accept: text/event-stream``, ``Content-Type: application/json``, and
-    the conversation id as ``session-id``, ``thread-id`` and ``x-client-request-id``.
-    ``x-codex-turn-state`` is echoed when the server sent one earlier in the same turn.
+    (our own identity), ``version`` (the protocol version we speak: ``LLM_CODEX_CLIENT_VERSION``,
+    ``responses-lite.md`` §5), ``Accept: text/event-stream``, ``Content-Type: application/json``,
+    and the conversation id as ``session-id``, ``thread-id`` and ``x-client-request-id``.
+    ``x-codex-turn-state`` is echoed when the server sent one earlier in the same turn;
+    ``x-openai-internal-codex-responses-lite: true`` is sent for a Responses Lite model.
     """
     headers = _auth_headers(creds)
     headers["Accept"] = "text/event-stream"
@@ -187,11 +216,14 @@ def build_headers(
     headers["x-client-request-id"] = session_id
     if turn_state:
         headers["x-codex-turn-state"] = turn_state
+    if responses_lite:
+        headers[LITE_HEADER] = "true"
     return headers
 
 
 def build_get_headers(creds: Credentials) -> dict[str, str]:
-    """Headers for authenticated ``GET`` requests (catalog, usage; protocol §2.2, §2.3)."""
+    """Headers for authenticated ``GET`` requests (catalog, usage; protocol §2.2, §2.3), with
+    ``version`` as on ``POST /responses``."""
     headers = _auth_headers(creds)
     headers["Accept"] = "*/*"
     return headers

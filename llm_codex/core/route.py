@@ -39,9 +39,15 @@ class Route(Protocol):
         ...
 
     def headers(
-        self, creds: Credentials, *, session_id: str, turn_state: str | None
+        self,
+        creds: Credentials,
+        *,
+        session_id: str,
+        turn_state: str | None,
+        responses_lite: bool = False,
     ) -> dict[str, str]:
-        """The headers of ``POST {base}/responses``."""
+        """The headers of ``POST {base}/responses`` (``responses_lite``: the request is in the
+        Responses Lite form, :mod:`llm_codex.core.lite`)."""
         ...
 
     def get_headers(self, creds: Credentials) -> dict[str, str]:
@@ -80,9 +86,16 @@ class CodexRoute:
         return encode_body(body), body["prompt_cache_key"]
 
     def headers(
-        self, creds: Credentials, *, session_id: str, turn_state: str | None
+        self,
+        creds: Credentials,
+        *,
+        session_id: str,
+        turn_state: str | None,
+        responses_lite: bool = False,
     ) -> dict[str, str]:
-        return build_headers(creds, session_id=session_id, turn_state=turn_state)
+        return build_headers(
+            creds, session_id=session_id, turn_state=turn_state, responses_lite=responses_lite
+        )
 
     def get_headers(self, creds: Credentials) -> dict[str, str]:
         return build_get_headers(creds)

@@ -71,7 +71,8 @@ class CodexRequest:
     ids are stripped when the body is built. ``tools`` holds tool definitions (function tools and
     hosted ones such as ``{"type": "web_search"}``). ``text_format`` is the ``text.format`` object
     for structured output. ``session_id`` is the conversation UUID sent as ``session-id`` and as
-    ``prompt_cache_key``.
+    ``prompt_cache_key``. ``responses_lite`` selects the Responses Lite form (set it from the
+    catalog's ``use_responses_lite``; see :mod:`llm_codex.core.lite`).
     """
 
     model: str
@@ -87,6 +88,7 @@ class CodexRequest:
     service_tier: str | None = None
     session_id: str | None = None
     include_encrypted_reasoning: bool = True
+    responses_lite: bool = False
 
 
 # --- stream events -----------------------------------------------------------------------------

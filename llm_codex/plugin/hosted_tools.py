@@ -196,8 +196,11 @@ def server_side_tools_for(model: ModelInfo) -> tuple[type[llm.ServerSideTool], .
 
     Web search where the catalog lists it; image generation where the catalog says so (no
     catalog field exists for it today: :class:`ModelInfo` then offers it on image-capable
-    models).
+    models). None for a Responses Lite model (so ``llm tools -m`` lists none, and llm itself
+    refuses one before anything is sent).
     """
+    if model.use_responses_lite:
+        return ()
     tools: list[type[llm.ServerSideTool]] = []
     if model.supports_web_search:
         tools.append(WebSearch)

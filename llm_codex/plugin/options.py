@@ -52,7 +52,7 @@ ABSENT_REASONS = {
     "verbosity": "this model has no verbosity setting",
     "fast": "this model has no Fast (priority) tier",
     "service_tier": "this model offers no other service tier",
-    "image_detail": "this model does not take images",
+    "image_detail": "this model takes no image detail setting",
     "parallel_tool_calls": "this model makes one tool call at a time",
 }
 
@@ -68,7 +68,12 @@ def _sentence_list(values: tuple[str, ...]) -> str:
 
 
 def capabilities(model: ModelInfo) -> tuple[Any, ...]:
-    """The hashable capability tuple an Options class depends on (cache key)."""
+    """The hashable capability tuple an Options class depends on (cache key).
+
+    A Responses Lite model has no ``image_detail`` (the lite form strips it) and no
+    ``parallel_tool_calls`` (always false there).
+    """
+    lite = model.use_responses_lite
     return (
         model.reasoning_levels,
         model.default_reasoning_level,
@@ -76,9 +81,9 @@ def capabilities(model: ModelInfo) -> tuple[Any, ...]:
         model.supports_verbosity,
         model.default_verbosity,
         model.service_tiers,
-        model.supports_images,
+        model.supports_images and not lite,
         model.supports_image_detail_original,
-        model.supports_parallel_tool_calls,
+        model.supports_parallel_tool_calls and not lite,
     )
 
 

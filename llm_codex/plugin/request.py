@@ -12,7 +12,10 @@ unless ``-R/--hide-reasoning`` or ``-o reasoning_summary none``; verbosity defau
 catalog's; function tools are sent with ``strict: false``; a schema becomes a strict
 ``json_schema`` text format (:mod:`llm_codex.plugin.schema`); ``session_id`` is derived from the
 instructions and the first user message, so it is stable per conversation and for a repeated
-one-off prompt (see :func:`llm_codex.core.request.derive_session_id`).
+one-off prompt (see :func:`llm_codex.core.request.derive_session_id`). A Responses Lite model
+(catalog ``use_responses_lite``) gets the lite form from the core and one call at a time; it
+claims no hosted tools (:func:`~llm_codex.plugin.hosted_tools.server_side_tools_for`), so llm
+itself refuses one before anything is sent.
 """
 
 from __future__ import annotations
@@ -200,16 +203,12 @@ def refuse_invalid_text(*values: Any) -> None:
 def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest:
     """Translate ``prompt`` for ``model`` (its catalog entry) into a CodexRequest.
 
-    Raises ConfigurationError for a model that needs the unsupported Responses Lite form, an
-    option the model does not allow, an attachment that is not an accepted image (or too
-    large), a schema strict mode cannot express, or a tool the backend would refuse.
+    Raises ConfigurationError for an option the model does not allow, an attachment that is
+    not an accepted image (or too large), a schema strict mode cannot express, or a tool the
+    backend would refuse.
     """
     name = _model_name(model)
-    if model.use_responses_lite:
-        raise ConfigurationError(
-            f"{name} needs the 'Responses Lite' request form, which llm-codex does not "
-            "support yet; choose another model."
-        )
+    lite = model.use_responses_lite
     effort, summary = _reasoning(prompt, model)
     verbosity: str | None = None
     if model.supports_verbosity:
@@ -219,7 +218,7 @@ def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest
     service_tier = _service_tier(prompt, model)
 
     allowed = attachment_types_for(model)
-    detail = _option(prompt, "image_detail")
+    detail = None if lite else _option(prompt, "image_detail")
     if detail == "original" and not model.supports_image_detail_original:
         raise ConfigurationError(f"{name} does not support image_detail 'original'.")
     instructions, items = build_input(
@@ -230,7 +229,7 @@ def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest
         raise ConfigurationError("There is nothing to send: the prompt is empty.")
     refuse_invalid_text(instructions, items)
     tools = _tools(prompt, model)
-    parallel = model.supports_parallel_tool_calls
+    parallel = model.supports_parallel_tool_calls and not lite
     if _option(prompt, "parallel_tool_calls") is False:
         parallel = False
 
@@ -251,4 +250,5 @@ def build_codex_request(prompt: llm.Prompt, *, model: ModelInfo) -> CodexRequest
         service_tier=service_tier,
         session_id=session_id,
         include_encrypted_reasoning=model.supports_reasoning or model.supports_reasoning_summaries,
+        responses_lite=lite,
     )

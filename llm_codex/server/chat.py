@@ -56,6 +56,7 @@ from llm_codex.server.common import (
     text_of,
 )
 from llm_codex.server.errors import RequestRefused, error_info
+from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
 
 __all__ = [
@@ -326,7 +327,7 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
             input=items,
         ),
     )
-    return Translation(
+    tr = Translation(
         request=request,
         stream=bool(body.get("stream")),
         dropped=dropped,
@@ -334,6 +335,8 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
         reasoning_content=summary is not None,
         model=model,
     )
+    apply_lite_form(tr, body)
+    return tr
 
 
 # --- response ------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from llm_codex.server.common import (
     usage_json,
 )
 from llm_codex.server.errors import RequestRefused, error_info
+from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
 
 __all__ = [
@@ -231,9 +232,11 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
         ),
     )
     echo = {"tool_choice": body.get("tool_choice") or "auto", "tools": list(tools)}
-    return Translation(
+    tr = Translation(
         request=request, stream=bool(body.get("stream")), dropped=dropped, model=model, echo=echo
     )
+    apply_lite_form(tr, body)
+    return tr
 
 
 def response_object(

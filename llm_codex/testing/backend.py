@@ -169,7 +169,7 @@ from llm_codex.testing.usage import (
     default_usage_payload,
     usage_limit_headers,
 )
-from llm_codex.testing.validation import ALLOWED_FIELDS, validate
+from llm_codex.testing.validation import ALLOWED_FIELDS, LITE_HEADER, validate
 
 __all__ = ["CLIENT_ID", "FakeCodexBackend", "RecordedRequest", "tiny_png"]
 
@@ -376,7 +376,13 @@ class FakeCodexBackend(OAuthEndpoints):
         also_text: str | None = None,
         namespace: str | None = None,
     ) -> None:
-        """Next turn calls the function ``name`` (``also_text``: a commentary message first)."""
+        """Next turn calls the function ``name`` (``also_text``: a commentary message first).
+
+        ``namespace``: ``None`` gives the call the namespace the request offered ``name`` in
+        (none for a tool outside any namespace); ``""`` sends the call without one; any other
+        value is sent as is. A later request that replays the call without the namespace it
+        carried is refused ("Missing namespace ...").
+        """
         self._enqueue(
             "tools",
             calls=[(name, arguments, call_id, namespace)],
@@ -605,6 +611,8 @@ class FakeCodexBackend(OAuthEndpoints):
             require_instructions=self.require_instructions,
             known_encrypted=self._planner.known_encrypted,
             allowed_fields=self.allowed_fields,
+            lite_header=http.headers.get(LITE_HEADER, "").lower() == "true",
+            issued_namespace=self._planner.issued_namespace,
         )
         if rejection is not None:
             return json_reply(rejection.status, rejection.body, self._response_headers(record))

@@ -8,7 +8,9 @@ Entries:
   no original image detail; web search ``text``.
 - ``gpt-5.3-codex-spark`` — ``visibility: "hide"`` (not listed by clients, still callable);
   text-only input.
-- ``gpt-5.6-lite`` — listed, ``use_responses_lite: true`` (needs the Responses Lite form).
+- the eight Responses Lite models of Codex CLI 0.169.0 (``gpt-6-astra`` … ``gpt-5.6-luna``,
+  ``use_responses_lite: true``, levels up to ``max``/``ultra``): answered only in the lite
+  form (see :mod:`llm_codex.testing.validation`).
 - ``gpt-5-internal`` — ``visibility: "none"``, ``supported_in_api: false``.
 - ``gpt-5.9-preview`` — listed but ``minimal_client_version`` 9.0.0: hidden from every real
   client version, so a test can see gating work.
@@ -34,6 +36,8 @@ def _levels(*efforts: str) -> list[dict[str, str]]:
         "medium": "Balances speed and reasoning depth for everyday tasks",
         "high": "Greater reasoning depth for complex problems",
         "xhigh": "Extra high reasoning depth for complex problems",
+        "max": "Maximum reasoning depth for the hardest problems",
+        "ultra": "Beyond maximum reasoning depth, slowest and most thorough",
     }
     return [{"effort": e, "description": text[e]} for e in efforts]
 
@@ -132,35 +136,6 @@ _DEFAULT_MODELS: list[dict[str, Any]] = [
         "available_in_plans": ["pro"],
     },
     {
-        "slug": "gpt-5.6-lite",
-        "display_name": "GPT-5.6 Lite",
-        "description": "A model served through the Responses Lite request form.",
-        "visibility": "list",
-        "supported_in_api": True,
-        "priority": 3,
-        "minimal_client_version": "0.150.0",
-        "default_reasoning_level": "medium",
-        "supported_reasoning_levels": _levels("minimal", "low", "medium", "high"),
-        "supports_reasoning_summaries": True,
-        "default_reasoning_summary": "auto",
-        "support_verbosity": True,
-        "default_verbosity": "medium",
-        "supports_parallel_tool_calls": False,
-        "supports_image_detail_original": False,
-        "context_window": 400000,
-        "max_context_window": 400000,
-        "input_modalities": ["text", "image"],
-        "service_tiers": [
-            {"id": "flex", "name": "Flex", "description": "Slower, reduced usage"},
-        ],
-        "web_search_tool_type": "text",
-        "supports_search_tool": True,
-        "use_responses_lite": True,
-        "upgrade": None,
-        "base_instructions": _BASE_INSTRUCTIONS,
-        "available_in_plans": _PLANS,
-    },
-    {
         "slug": "gpt-5-internal",
         "display_name": "GPT-5 internal",
         "description": "Not for listing.",
@@ -200,6 +175,49 @@ _DEFAULT_MODELS: list[dict[str, Any]] = [
         "use_responses_lite": False,
     },
 ]
+
+
+#: The Responses Lite models of the catalog Codex CLI 0.169.0 ships (``responses-lite.md`` §1):
+#: slug, display name, minimal client version, levels, default level, context window. Every one
+#: has ``max_context_window`` 872,000, ``use_responses_lite``, ``tool_mode: "code_mode_only"``
+#: and ``prefer_websockets``. Fields the 0.169.0 summary does not give (summaries, verbosity,
+#: images, the Fast tier) are gpt-5.5's.
+_ULTRA = ("low", "medium", "high", "xhigh", "max", "ultra")
+_LITE_ROWS = (
+    ("gpt-6-astra", "GPT-6-Astra", "0.153.0", _ULTRA, "low", 272000),
+    ("gpt-6.1-sol", "GPT-6.1-Sol", "0.153.0", _ULTRA, "low", 272000),
+    ("gpt-6.1-terra", "GPT-6.1 Terra", "0.153.0", _ULTRA, "low", 500000),
+    ("gpt-6-sol", "GPT-6-Sol", "0.155.0", _ULTRA, "medium", 272000),
+    ("gpt-6-luna", "GPT-6-Luna", "0.155.0", _ULTRA[:-1], "medium", 272000),
+    ("gpt-5.6-sol", "GPT-5.6-Sol", "0.144.0", _ULTRA, "low", 272000),
+    ("gpt-5.6-terra", "GPT-5.6-Terra", "0.144.0", _ULTRA, "medium", 272000),
+    ("gpt-5.6-luna", "GPT-5.6-Luna", "0.144.0", _ULTRA[:-1], "medium", 272000),
+)
+
+
+def _lite_model(slug: str, name: str, minimal: str, levels: tuple, default: str, window: int):
+    base = copy.deepcopy(_DEFAULT_MODELS[0])
+    assert base["slug"] == "gpt-5.5"
+    base.update(
+        slug=slug,
+        display_name=name,
+        description=f"{name}, served through the Responses Lite request form.",
+        priority=3,
+        minimal_client_version=minimal,
+        default_reasoning_level=default,
+        supported_reasoning_levels=_levels(*levels),
+        supports_image_detail_original=False,
+        context_window=window,
+        max_context_window=872000,
+        use_responses_lite=True,
+        tool_mode="code_mode_only",
+        prefer_websockets=True,
+        multi_agent_version="v2",
+    )
+    return base
+
+
+_DEFAULT_MODELS[3:3] = [_lite_model(*row) for row in _LITE_ROWS]
 
 
 def default_models() -> list[dict[str, Any]]:

@@ -62,6 +62,26 @@ def last_user_text(items: list[dict[str, Any]]) -> str:
     return ""
 
 
+def offered_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every tool the request offers: top-level ``tools`` and the Responses Lite
+    ``additional_tools`` input item's."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    for item in body.get("input") or []:
+        if isinstance(item, dict) and item.get("type") == "additional_tools":
+            tools.extend(t for t in item.get("tools") or [] if isinstance(t, dict))
+    return tools
+
+
+def namespace_of(body: dict[str, Any], name: str) -> str | None:
+    """The namespace the request offers the tool ``name`` in (``None``: not in a namespace)."""
+    for tool in offered_tools(body):
+        if tool.get("type") == "namespace" and any(
+            isinstance(t, dict) and t.get("name") == name for t in tool.get("tools") or []
+        ):
+            return tool.get("name")
+    return None
+
+
 def has_tool(body: dict[str, Any], kind: str) -> bool:
     """Whether the request declares a tool of type ``kind`` (e.g. ``web_search``)."""
     return any(isinstance(t, dict) and t.get("type") == kind for t in body.get("tools") or [])
@@ -104,6 +124,7 @@ class TurnPlanner:
         self._lock = threading.Lock()
         self._encrypted: dict[str, str] = {}
         self._cache: dict[str, list[str]] = {}
+        self._namespaces: dict[str, str] = {}
 
     # --- encrypted reasoning ---------------------------------------------------------------
 
@@ -135,6 +156,11 @@ class TurnPlanner:
                 and isinstance(item.get("encrypted_content"), str)
                 and item["encrypted_content"] in self._encrypted
             ]
+
+    def issued_namespace(self, call_id: str) -> str | None:
+        """The namespace a function call this planner issued carried (``None``: none)."""
+        with self._lock:
+            return self._namespaces.get(call_id)
 
     # --- planning ----------------------------------------------------------------------------
 
@@ -181,9 +207,14 @@ class TurnPlanner:
             if params.get("also_text"):
                 items.append(MessageSpec(text=params["also_text"], phase="commentary"))
             for name, arguments, call_id, namespace in params["calls"]:
-                spec = FunctionCallSpec(name=name, arguments=arguments, namespace=namespace)
+                if namespace is None:  # as offered: a namespaced tool's call names its namespace
+                    namespace = namespace_of(body, name)
+                spec = FunctionCallSpec(name=name, arguments=arguments, namespace=namespace or None)
                 if call_id:
                     spec.call_id = call_id
+                if spec.namespace:
+                    with self._lock:
+                        self._namespaces[spec.call_id] = spec.namespace
                 items.append(spec)
         elif kind == "drop":
             items.append(MessageSpec(text=params.get("text") or default_text * 4))

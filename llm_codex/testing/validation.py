@@ -35,11 +35,29 @@ body). Checks run in this order, first failure wins:
     hold base64 of a PNG, JPEG, GIF or WEBP image, else ``The image data you provided does not
     represent a valid image...``.
 
+The Responses Lite lane (``responses-lite.md`` §2–§4), for a model whose entry has
+``use_responses_lite``, checked right after the model is known (no ``instructions`` needed for a
+lite model or a request with the lite header; the CLI sends none):
+
+- without the ``x-openai-internal-codex-responses-lite: true`` header: 404
+  ``{"detail": "Model not supported"}`` (as reported for gpt-5.6-luna);
+- ``reasoning.context`` missing or not ``all_turns``; a tool (top-level or in the
+  ``additional_tools`` item, namespaces included) other than function, custom, namespace or
+  tool search; ``parallel_tool_calls: true``; a ``tool_choice`` other than ``auto``: 400
+  ``invalid_request_error`` / ``unsupported_value``. The first two messages are the reported
+  ones; the last two are this fake's wording (their real text is unknown);
+- the ``additional_tools`` item's tools are checked like top-level ones (a nested tool without
+  ``type`` → ``Missing required parameter: 'input[0].tools[0].tools[0].type'.``).
+
+For every model: a replayed ``function_call`` whose ``call_id`` this fake issued with a
+``namespace`` must carry it, else 400 ``Missing namespace for function_call 'NAME'. ...``.
+
 The id rule (decision, documented): Codex CLI 0.169.0 sends client-generated message ids of the
 form ``msg_<UUID>`` (``msg_01a21287-b1ee-75e1-9701-95c13a8ffcd4``), and its requests work; server
 ids are ``<prefix>_<hex>`` without dashes (``rs_68ab…``, ``msg_68ab…``, ``fc_…``). So an ``id``
 is accepted only on a ``message`` item and only in the ``msg_<8-4-4-4-12 hex UUID>`` form; every
 other ``id`` on any input item is treated as a replayed server id and answered with the 404.
+The lite ``additional_tools`` item may carry the CLI's ``at_<UUID>`` id.
 """
 
 from __future__ import annotations
@@ -53,7 +71,19 @@ from typing import Any
 
 from llm_codex.testing.catalog import model_by_slug
 
-__all__ = ["ALLOWED_FIELDS", "INCLUDE_VALUES", "Rejection", "client_generated_id", "validate"]
+__all__ = [
+    "ALLOWED_FIELDS",
+    "INCLUDE_VALUES",
+    "LITE_HEADER",
+    "Rejection",
+    "client_generated_id",
+    "validate",
+]
+
+#: The request header of the Responses Lite lane (value ``true``).
+LITE_HEADER = "x-openai-internal-codex-responses-lite"
+_LITE_TOOL_TYPES = frozenset({"function", "custom", "namespace", "tool_search"})
+_LITE = "X-OpenAI-Internal-Codex-Responses-Lite"
 
 #: Top-level body fields the backend accepts (protocol §3). ``stream_options`` and
 #: ``prompt_cache_options`` are in the 0.169.0 binary, so they are tolerated too.
@@ -78,9 +108,9 @@ ALLOWED_FIELDS = frozenset(
     }
 )
 
-_CLIENT_MSG_ID = re.compile(
-    r"^msg_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_CLIENT_MSG_ID = re.compile(r"^msg_" + _UUID)
+_CLIENT_TOOLS_ID = re.compile(r"^at_" + _UUID)
 #: ``include`` values the Responses API knows.
 INCLUDE_VALUES = frozenset(
     {
@@ -121,11 +151,12 @@ def _openai(message: str, *, param: str | None, code: str | None, status: int = 
 def client_generated_id(item: dict[str, Any]) -> bool:
     """Whether an input item's ``id`` is the Codex CLI's client-generated ``msg_<UUID>`` form."""
     item_id = item.get("id")
-    return (
-        item.get("type", "message") == "message"
-        and isinstance(item_id, str)
-        and bool(_CLIENT_MSG_ID.match(item_id))
-    )
+    if not isinstance(item_id, str):
+        return False
+    kind = item.get("type", "message")
+    if kind == "additional_tools":
+        return bool(_CLIENT_TOOLS_ID.match(item_id))
+    return kind == "message" and bool(_CLIENT_MSG_ID.match(item_id))
 
 
 def _content_ok(content: Any) -> bool:
@@ -282,6 +313,64 @@ def _check_images(items: list[dict[str, Any]], model: dict[str, Any]) -> Rejecti
     return None
 
 
+def _unsupported(message: str, param: str) -> Rejection:
+    return _openai(message, param=param, code="unsupported_value")
+
+
+def _lane_tools(tools: list[Any]) -> bool:
+    """Whether every tool (namespaces looked into) is one the lite lane accepts."""
+    for tool in tools:
+        if not isinstance(tool, dict) or tool.get("type") not in _LITE_TOOL_TYPES:
+            return False
+        if tool["type"] == "namespace" and not _lane_tools(tool.get("tools") or []):
+            return False
+    return True
+
+
+def _check_lite_lane(body: dict[str, Any], *, header: bool) -> Rejection | None:
+    """The Responses Lite lane's refusals (module docstring)."""
+    if not header:
+        return _detail("Model not supported", 404)
+    reasoning = body.get("reasoning")
+    if not isinstance(reasoning, dict) or reasoning.get("context") != "all_turns":
+        return _unsupported(f"{_LITE} requires `reasoning.context` to be `all_turns`.", "reasoning")
+    tools = list(body.get("tools") or []) if isinstance(body.get("tools"), list) else []
+    for index, item in enumerate(body.get("input") or []):
+        if item.get("type") == "additional_tools":
+            problem = _check_tools(item.get("tools"), f"input[{index}].tools")
+            if problem is not None:
+                return problem
+            tools.extend(item["tools"])
+    if not _lane_tools(tools):
+        return _unsupported(
+            f"{_LITE} only supports function tools, custom tools, and client-executed tool search.",
+            "tools",
+        )
+    if body.get("parallel_tool_calls") is True:
+        return _unsupported(
+            f"{_LITE} does not support `parallel_tool_calls`.", "parallel_tool_calls"
+        )
+    if body.get("tool_choice") not in (None, "auto"):
+        return _unsupported(f"{_LITE} only supports `tool_choice` `auto`.", "tool_choice")
+    return None
+
+
+def _missing_namespace(
+    item: dict[str, Any], issued: Callable[[str], str | None]
+) -> Rejection | None:
+    call_id = item.get("call_id")
+    namespace = issued(call_id) if isinstance(call_id, str) else None
+    if namespace is None or item.get("namespace") == namespace:
+        return None
+    return _openai(
+        f"Missing namespace for function_call '{item.get('name')}'. It does not exist in the "
+        "default namespace. Round-trip the model's function_call item with its namespace field "
+        "included.",
+        param="input",
+        code=None,
+    )
+
+
 def validate(
     body: Any,
     *,
@@ -289,8 +378,14 @@ def validate(
     require_instructions: bool = True,
     known_encrypted: Callable[[str], bool] | None = None,
     allowed_fields: frozenset[str] = ALLOWED_FIELDS,
+    lite_header: bool = False,
+    issued_namespace: Callable[[str], str | None] | None = None,
 ) -> Rejection | None:
-    """Judge a ``/responses`` body; ``None`` means acceptable. See the module docstring."""
+    """Judge a ``/responses`` body; ``None`` means acceptable. See the module docstring.
+
+    ``lite_header``: whether the request carried the Responses Lite header.
+    ``issued_namespace``: the namespace this fake gave a call id (``None``: none).
+    """
     if not isinstance(body, dict):
         return _detail("Bad Request")
     for name in body:
@@ -300,11 +395,16 @@ def validate(
         return _detail("Stream must be set to true")
     if body.get("store") is not False:
         return _detail("Store must be set to false")
-    instructions = body.get("instructions")
-    if require_instructions and (not isinstance(instructions, str) or not instructions.strip()):
-        return _detail("Instructions are required")
     slug = body.get("model")
     model = model_by_slug(models, slug) if isinstance(slug, str) else None
+    lite = bool(model and model.get("use_responses_lite"))
+    instructions = body.get("instructions")
+    if (
+        require_instructions
+        and not (lite or lite_header)  # the lite lane takes the system prompt in ``input``
+        and (not isinstance(instructions, str) or not instructions.strip())
+    ):
+        return _detail("Instructions are required")
     if model is None:
         return _detail(
             f"The '{slug}' model is not supported when using Codex with a ChatGPT account."
@@ -316,6 +416,10 @@ def validate(
             param="input",
             code="invalid_type",
         )
+    if lite:
+        lane = _check_lite_lane(body, header=lite_header)
+        if lane is not None:
+            return lane
     seen_calls: set[str] = set()
     for item in items:
         kind = item.get("type", "message")
@@ -340,6 +444,10 @@ def validate(
         if kind in ("function_call", "custom_tool_call", "local_shell_call"):
             if isinstance(item.get("call_id"), str):
                 seen_calls.add(item["call_id"])
+            if kind == "function_call" and issued_namespace is not None:
+                dropped = _missing_namespace(item, issued_namespace)
+                if dropped is not None:
+                    return dropped
         elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = item.get("call_id")
             if call_id not in seen_calls:

@@ -41,7 +41,7 @@ def test_listing_shows_capabilities_without_network(monkeypatch):
     block = lines[lines.index("gpt-5.5  GPT-5.5") :][:5]
     assert block == [
         "gpt-5.5  GPT-5.5",
-        "  reasoning effort: low, medium, high, xhigh (default: medium); summaries",
+        "  reasoning: low, medium, high, xhigh (default: medium); summaries",
         "  verbosity: yes (default: low)   image input: yes   fast tier: yes",
         "  web search: text and image   image generation: yes",
         "  context window: 272,000 tokens",
@@ -73,28 +73,29 @@ def test_refresh_reports_added_and_removed_models(codex_backend, codex_login):
     result = run("--refresh")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:2] == ["Added: gpt-5.6-lite", "Removed: gpt-5.4"]
+    assert lines[:2] == ["Added: gpt-5.4-mini", ""]
     assert any(line.startswith("Models from the cached catalog (fetched ") for line in lines)
-    assert (
-        "gpt-5.6-lite  GPT-5.6 Lite  (not supported yet: needs the Responses Lite request form)"
-        in lines
-    )
+    assert "gpt-5.6-luna  GPT-5.6-Luna  (Responses Lite: function tools only)" in lines
+    luna = lines.index("gpt-5.6-luna  GPT-5.6-Luna  (Responses Lite: function tools only)")
+    assert lines[luna + 1].startswith("  reasoning: low, medium, high, xhigh, max (def")
+    assert lines[luna + 4] == "  context window: 272,000 tokens (max 872,000)"
     assert codex_backend.refresh_count == 0
     (request,) = codex_backend.requests_to("/models")
     assert request.query.get("client_version") in ("0.169.0", ["0.169.0"])
     slugs = [m.slug for m in load_models()]
-    assert slugs == ["gpt-5.5", "gpt-5.4-mini", "gpt-5.6-lite", "gpt-5.3-codex-spark"]
-    assert next(m for m in load_models() if m.slug == "gpt-5.6-lite").use_responses_lite
+    assert slugs[:2] == ["gpt-5.5", "gpt-5.4-mini"] and slugs[-1] == "gpt-5.3-codex-spark"
+    assert len(slugs) == 11
+    assert next(m for m in load_models() if m.slug == "gpt-6.1-sol").use_responses_lite
 
     again = run("--refresh")
-    assert again.output.splitlines()[0] == "No changes (4 models)."
+    assert again.output.splitlines()[0] == "No changes (11 models)."
 
-    codex_backend.models = [m for m in codex_backend.models if m["slug"] != "gpt-5.6-lite"] + [
+    codex_backend.models = [m for m in codex_backend.models if m["slug"] != "gpt-6-luna"] + [
         {**codex_backend.models[0], "slug": "gpt-5.7", "display_name": "GPT-5.7"}
     ]
     third = run("--refresh", "--json")
     data = json.loads(third.output)
-    assert (data["added"], data["removed"]) == (["gpt-5.7"], ["gpt-5.6-lite"])
+    assert (data["added"], data["removed"]) == (["gpt-5.7"], ["gpt-6-luna"])
     assert data["source"] == "cache"
 
 

@@ -114,13 +114,34 @@ def test_entries_without_slug_are_skipped():
 
 
 def test_builtin_list():
-    """The built-in list has GPT-5.5, GPT-5.4, GPT-5.4 mini and the hidden Spark model."""
+    """The built-in list mirrors Codex CLI 0.169.0's catalog (lite spec §1): GPT-5.5, the eight
+    Responses Lite models with their own levels and windows, and the hidden Spark model."""
     slugs = [m.slug for m in BUILTIN_MODELS]
-    assert slugs == ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex-spark"]
+    assert slugs == [
+        "gpt-5.5",
+        "gpt-6-astra",
+        "gpt-6.1-sol",
+        "gpt-6.1-terra",
+        "gpt-6-sol",
+        "gpt-6-luna",
+        "gpt-5.6-sol",
+        "gpt-5.6-terra",
+        "gpt-5.6-luna",
+        "gpt-5.3-codex-spark",
+    ]
     gpt55 = BUILTIN_MODELS[0]
     example = ModelInfo.from_json({**SPEC_EXAMPLE, "description": gpt55.description})
     assert gpt55 == example  # the spec example's capabilities
-    spark = BUILTIN_MODELS[3]
+    assert not gpt55.use_responses_lite
+    lite = {m.slug: m for m in BUILTIN_MODELS if m.use_responses_lite}
+    assert len(lite) == 8
+    assert lite["gpt-6.1-terra"].context_window == 500000
+    assert {m.max_context_window for m in lite.values()} == {872000}
+    assert lite["gpt-5.6-sol"].reasoning_levels[-2:] == ("max", "ultra")
+    assert lite["gpt-5.6-sol"].default_reasoning_level == "low"
+    assert lite["gpt-6-luna"].reasoning_levels[-1] == "max"
+    assert not any(m.supports_web_search or m.supports_image_generation for m in lite.values())
+    spark = BUILTIN_MODELS[-1]
     assert spark.hidden and spark.slug in HIDDEN_CALLABLE
     assert spark.input_modalities == ("text",)
 

@@ -91,7 +91,9 @@ def test_request_on_the_wire_is_honest_and_minimal(codex_backend, provider, mode
     assert h["originator"] == "llm-codex" and h["user-agent"].startswith("llm-codex/")
     assert h["session-id"] == h["thread-id"] == h["x-client-request-id"] == req.session_id
     assert h["chatgpt-account-id"] == "acct-test" and h["accept"] == "text/event-stream"
-    assert "accept-encoding" not in h and "openai-beta" not in h and "version" not in h
+    assert "accept-encoding" not in h and "openai-beta" not in h
+    assert h["version"] == "0.169.0"  # the protocol version we speak (lite spec §5)
+    assert "x-openai-internal-codex-responses-lite" not in h
     assert sent.body["prompt_cache_key"] == req.session_id
     assert all("id" not in item for item in sent.body["input"])
 

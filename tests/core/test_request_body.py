@@ -182,6 +182,7 @@ def test_turn_headers_are_exactly_the_recommended_set():
         "chatgpt-account-id": "acct-1",
         "originator": "llm-codex",
         "User-Agent": identity.user_agent(),
+        "version": "0.169.0",
         "Accept": "text/event-stream",
         "Content-Type": "application/json",
         "session-id": "sid",
@@ -201,5 +202,6 @@ def test_get_headers_match_the_catalog_request():
         "chatgpt-account-id": "acct-1",
         "originator": "llm-codex",
         "User-Agent": identity.user_agent(),
+        "version": "0.169.0",
         "Accept": "*/*",
     }

@@ -192,8 +192,9 @@ def test_bad_request_detail_is_passed_through(codex_backend, codex_login):
 
 def test_model_not_supported_for_chatgpt_accounts(codex_backend, codex_login):
     """A model the plan cannot use is refused with the backend's sentence."""
-    run = run_llm("-m", "openai-codex/gpt-5.4", "hi")
-    assert_user_error(run, "gpt-5.4", "not supported")
+    codex_backend.models = [m for m in codex_backend.models if m["slug"] != "gpt-6-astra"]
+    run = run_llm("-m", "openai-codex/gpt-6-astra", "hi")
+    assert_user_error(run, "gpt-6-astra", "not supported")
 
 
 def test_unknown_model_id(codex_backend, codex_login):
@@ -204,13 +205,16 @@ def test_unknown_model_id(codex_backend, codex_login):
     assert "Traceback" not in run.output
 
 
-def test_responses_lite_models_are_refused_clearly(codex_backend, codex_login):
-    """A model that needs the Responses Lite form is listed but refused with a clear message."""
-    catalog.save_cache(codex_backend.models)
-    assert "openai-codex/gpt-5.6-lite" in run_llm("models").stdout
-    run = run_llm("-m", "openai-codex/gpt-5.6-lite", "hi")
-    assert_user_error(run, "Responses Lite")
-    assert codex_backend.requests_to("/responses") == []
+def test_responses_lite_models_answer_from_a_fresh_install(codex_backend, codex_login):
+    """Without a cached catalog the built-in list already offers the lite models, and they
+    answer: the fake serves them only in the lite form."""
+    assert "openai-codex/gpt-5.6-sol" in run_llm("models").stdout
+    run = run_llm("-m", "openai-codex/gpt-5.6-sol", "hi")
+    assert run.exit_code == 0, run.output
+    assert run.stdout.strip() == DEFAULT_REPLY + "hi"
+    (sent,) = codex_backend.requests_to("/responses")
+    assert sent.headers["x-openai-internal-codex-responses-lite"] == "true"
+    assert sent.body["input"][0]["type"] == "additional_tools"
 
 
 def test_context_length_exceeded(codex_backend, codex_login):
@@ -280,7 +284,7 @@ def test_stale_catalog_is_refreshed_once_after_an_answer(codex_backend, codex_lo
     assert run_llm("-m", MODEL, "two").exit_code == 0
     assert len(codex_backend.requests_to("/models")) == 1
     assert config.models_cache_path().exists()
-    assert "openai-codex/gpt-5.6-lite" in run_llm("models").stdout
+    assert "openai-codex/gpt-5.4-mini" in run_llm("models").stdout  # only the fake lists it
 
 
 def test_logged_conversation_survives_reload(codex_backend, codex_login):

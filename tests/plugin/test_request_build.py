@@ -296,11 +296,12 @@ def test_service_tier_not_in_catalog_is_refused():
         build_codex_request(prompt, model=MINI)
 
 
-def test_responses_lite_model_is_refused_clearly():
-    """A model that needs the Responses Lite form is refused with one sentence."""
-    lite = dataclasses.replace(GPT55, slug="gpt-5.6-lite", use_responses_lite=True)
-    with pytest.raises(ConfigurationError, match="Responses Lite"):
-        build(lite)
+def test_responses_lite_model_gets_the_lite_form():
+    """A model that needs the Responses Lite form gets it, one call at a time."""
+    lite = dataclasses.replace(GPT55, slug="gpt-5.6-sol", use_responses_lite=True)
+    req = build(lite)
+    assert req.responses_lite and not req.parallel_tool_calls
+    assert not build(GPT55).responses_lite
 
 
 # --- session ids -------------------------------------------------------------------------------

@@ -15,11 +15,18 @@ def test_models_default_catalog(client):
     assert response.status_code == 200
     assert response.headers["etag"]
     models = {m["slug"]: m for m in response.json()["models"]}
-    assert {"gpt-5.5", "gpt-5.4-mini", "gpt-5.3-codex-spark", "gpt-5.6-lite"} <= set(models)
+    assert {"gpt-5.5", "gpt-5.4-mini", "gpt-5.3-codex-spark", "gpt-5.6-sol"} <= set(models)
     assert "gpt-5.9-preview" not in models
     assert models["gpt-5.3-codex-spark"]["visibility"] == "hide"
     assert models["gpt-5-internal"]["visibility"] == "none"
-    assert models["gpt-5.6-lite"]["use_responses_lite"] is True
+    lite = [m for m in models.values() if m.get("use_responses_lite")]
+    assert len(lite) == 8 and "gpt-5.5" not in {m["slug"] for m in lite}
+    assert models["gpt-6.1-terra"]["context_window"] == 500000
+    assert models["gpt-6-luna"]["max_context_window"] == 872000
+    assert [lv["effort"] for lv in models["gpt-6-sol"]["supported_reasoning_levels"]][-2:] == [
+        "max",
+        "ultra",
+    ]
     big = models["gpt-5.5"]
     assert [lv["effort"] for lv in big["supported_reasoning_levels"]] == [
         "low",

@@ -62,7 +62,7 @@ def test_bad_options_are_refused_before_sending(codex_backend, codex_login):
 
 def test_an_option_the_model_lacks_says_why(codex_backend, codex_login):
     """`-o fast 1` on a model without a priority tier says the model has no Fast tier."""
-    run = run_llm("-m", "openai-codex/gpt-5.4-mini", "-o", "fast", "1", "hi")
+    run = run_llm("-m", "openai-codex/gpt-5.3-codex-spark", "-o", "fast", "1", "hi")
     assert run.exit_code == 1
     assert "no Fast (priority) tier" in run.stderr
     run = run_llm("-m", "openai-codex/gpt-5.3-codex-spark", "-o", "verbosity", "low", "hi")
