@@ -66,6 +66,12 @@ def test_json_output():
     assert first["model_id"] == "openai-codex/gpt-5.5"
     assert first["reasoning_levels"] == ["low", "medium", "high", "xhigh"]
     assert first["context_window"] == 272000
+    assert first["use_responses_lite"] is False
+    terra = next(m for m in data["models"] if m["slug"] == "gpt-6.1-terra")
+    assert terra["use_responses_lite"] is True
+    assert (terra["context_window"], terra["max_context_window"]) == (500000, 872000)
+    assert terra["reasoning_levels"][-1] == "ultra"
+    assert terra["supports_web_search"] is False
 
 
 def test_refresh_reports_added_and_removed_models(codex_backend, codex_login):

@@ -91,3 +91,37 @@ def test_expired_login_is_refreshed_by_the_real_manager(codex_backend, codex_log
     assert first.headers["authorization"] != second.headers["authorization"]
     assert codex_backend.refresh_count == 1
     assert creds_from(codex_login).access_token in first.headers["authorization"]
+
+
+LITE_CAPTURE = Path(__file__).resolve().parents[1] / "testing" / "data" / "lite" / "lite-plain.json"
+
+
+def test_lite_turn_matches_the_cli_lite_turn(codex_backend, provider, mode):
+    """Our lite turn (gpt-5.6-sol) against the CLI's (capture lite-plain): the same header names
+    (plus ``version``, minus the omitted ones), the lite header, body keys within the CLI's and
+    the same lane values; the tools item and the developer message lead ``input``."""
+    cli = next(
+        r
+        for r in json.loads(LITE_CAPTURE.read_text(encoding="utf-8"))["requests"]
+        if r["path"].endswith("/responses")
+    )
+    req = user_request(
+        model="gpt-5.6-sol", responses_lite=True, reasoning_effort="low", verbosity="low"
+    )
+    drive(mode, req, credentials=provider)
+    (ours,) = codex_backend.requests_to("/responses")
+    cli_names = set(cli["headers"]) - OMITTED - TRANSPORT
+    assert set(ours.headers) - TRANSPORT == cli_names | {"version"}
+    assert ours.headers["x-openai-internal-codex-responses-lite"] == "true"
+    assert set(ours.body) <= set(cli["body"]) | {"service_tier"}
+    for key in ("stream", "store", "include", "tool_choice", "parallel_tool_calls", "reasoning"):
+        assert ours.body[key] == cli["body"][key], key
+    assert ours.body["text"] == cli["body"]["text"]
+    assert [list(item)[:2] for item in ours.body["input"][:2]] == [["type", "role"]] * 2
+    assert [i["type"] for i in ours.body["input"][:2]] == [
+        i["type"] for i in cli["body"]["input"][:2]
+    ]
+    assert ours.body["input"][1]["role"] == cli["body"]["input"][1]["role"] == "developer"
+    assert [k for k in ours.body if k in cli["body"]] == [
+        k for k in cli["body"] if k in ours.body
+    ]  # the CLI's key order
