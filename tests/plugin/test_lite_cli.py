@@ -4,6 +4,7 @@ the lite form): everything a gpt-5.5 user has, on a lite model."""
 from __future__ import annotations
 
 import json
+import re
 
 from plugin_helpers import assert_user_error, logs_json, run_llm
 from request_support import PNG
@@ -43,6 +44,12 @@ def test_plain_prompt_system_prompt_and_continue(codex_backend, codex_login):
     )
     entry = logs_json("-n", "1")[0]
     assert entry["input_tokens"] > 0 and entry["output_tokens"] > 0
+    assert entry["response_json"]["rate_limits"]  # the snapshot of the x-codex-* headers
+    assert "Reading the request" in run.stderr  # the reasoning summary, as for gpt-5.5
+    assert first["reasoning"]["summary"] == "auto"
+    usage = run_llm("-m", LITE, "-u", "-s", "Be brief.", "hi")
+    cached = re.search(r'"cached_tokens": (\d+)', usage.stderr)
+    assert cached and int(cached.group(1)) > 0  # the stable prefix hits the prompt cache
 
 
 def test_functions_chain_keeps_the_namespace_through_continue(codex_backend, codex_login):
