@@ -3,6 +3,7 @@ Responses), against the fake, which answers them only in the lite form."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import openai
@@ -142,3 +143,25 @@ def test_non_lite_model_is_untouched(client, codex_login, codex_backend):
     (sent,) = codex_backend.requests_to("/responses")
     assert "x-openai-internal-codex-responses-lite" not in sent.headers
     assert sent.body["tools"] == [] and sent.body["instructions"]
+
+
+def test_chat_image_is_sent_without_detail(client, codex_login, codex_backend):
+    """An image with ``detail`` reaches a lite model without it (the lite form strips it)."""
+    from llm_codex.testing import tiny_png
+
+    url = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    client.chat.completions.create(
+        model=LITE,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is it?"},
+                    {"type": "image_url", "image_url": {"url": url, "detail": "high"}},
+                ],
+            }
+        ],
+    )
+    parts = _bodies(codex_backend)[0]["input"][2]["content"]
+    (image,) = [p for p in parts if p["type"] == "input_image"]
+    assert image == {"type": "input_image", "image_url": url}
