@@ -100,9 +100,20 @@ def test_text_only_model_has_no_image_input():
 
 
 def test_responses_lite_models_are_flagged():
-    """Models that need the Responses Lite form stay listed with a flag to refuse them."""
-    info = ModelInfo.from_json({"slug": "gpt-5.6-lite", "use_responses_lite": True})
+    """A Responses Lite entry is flagged, keeps its windows, and offers no hosted tool even when
+    its entry lists web search (the lite lane takes only function tools)."""
+    info = ModelInfo.from_json(
+        {
+            "slug": "gpt-5.6-sol",
+            "use_responses_lite": True,
+            "web_search_tool_type": "text_and_image",
+            "supports_search_tool": True,
+            "max_context_window": 872000,
+        }
+    )
     assert info is not None and info.use_responses_lite
+    assert not info.supports_web_search and not info.supports_image_generation
+    assert info.context_window == info.max_context_window == 872000
 
 
 def test_entries_without_slug_are_skipped():
