@@ -1,5 +1,5 @@
 """Representative non-lite requests whose wire form is pinned byte for byte
-(``data/nonlite-golden.json``, produced by the code before the Responses Lite form existed)."""
+(``tests/data/nonlite-golden.json``, made by the code before the Responses Lite form existed)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from llm_codex.core.client import CodexClient
 from llm_codex.core.request import build_body
 
-from ..captures import codex_cli_exec
+from ..captures import codex_cli_exec, lite_turn_request
 from .helpers import creds_from, drive, user_request
 
 # Headers the CLI sent that we deliberately omit (protocol §2.1).
@@ -93,18 +93,11 @@ def test_expired_login_is_refreshed_by_the_real_manager(codex_backend, codex_log
     assert creds_from(codex_login).access_token in first.headers["authorization"]
 
 
-LITE_CAPTURE = Path(__file__).resolve().parents[1] / "testing" / "data" / "lite" / "lite-plain.json"
-
-
 def test_lite_turn_matches_the_cli_lite_turn(codex_backend, provider, mode):
     """Our lite turn (gpt-5.6-sol) against the CLI's (capture lite-plain): the same header names
     (plus ``version``, minus the omitted ones), the lite header, body keys within the CLI's and
     the same lane values; the tools item and the developer message lead ``input``."""
-    cli = next(
-        r
-        for r in json.loads(LITE_CAPTURE.read_text(encoding="utf-8"))["requests"]
-        if r["path"].endswith("/responses")
-    )
+    cli = lite_turn_request("lite-plain")
     req = user_request(
         model="gpt-5.6-sol", responses_lite=True, reasoning_effort="low", verbosity="low"
     )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from llm_codex.core import identity
@@ -13,10 +10,11 @@ from llm_codex.core.lite import additional_tools_item, restore_namespaces
 from llm_codex.core.request import build_body, build_get_headers, build_headers, encode_body
 from llm_codex.core.types import CodexRequest, Credentials
 
+from ..captures import nonlite_golden
 from .helpers import drive, user_request
 from .nonlite_cases import PNG_URL, cases
 
-GOLDEN = json.loads((Path(__file__).parent / "data" / "nonlite-golden.json").read_text())
+GOLDEN = nonlite_golden()
 LITE = "gpt-5.6-sol"
 TOOL = {
     "type": "function",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from plugin_helpers import assert_user_error, logs_json, run_llm
-from request_support import PNG
+from .plugin_helpers import assert_user_error, logs_json, run_llm
+from .request_support import PNG
 
 LITE = "openai-codex/gpt-5.6-sol"
 FUNCTIONS = """

@@ -7,7 +7,6 @@ import llm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llm.parts import Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
-from request_support import PNG, make_prompt
 
 from llm_codex.core.catalog import BUILTIN_MODELS
 from llm_codex.core.request import build_body, encode_body
@@ -15,6 +14,8 @@ from llm_codex.plugin.messages import METADATA_KEY
 from llm_codex.plugin.request import build_codex_request
 from llm_codex.testing.catalog import default_models
 from llm_codex.testing.validation import validate
+
+from .request_support import PNG, make_prompt
 
 LITE_MODELS = [m for m in BUILTIN_MODELS if m.use_responses_lite]
 FAKE_MODELS = default_models()

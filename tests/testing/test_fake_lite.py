@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from fake_helpers import done_items, parse_sse, text_of
 
-DATA = Path(__file__).parent / "data" / "lite"
+from ..captures import lite_turn_request
+from .fake_helpers import done_items, parse_sse, text_of, turn
+
 LITE_HEADER = {"x-openai-internal-codex-responses-lite": "true"}
 ADD = {
     "type": "function",
@@ -71,11 +71,7 @@ def post(client, body, lite=True):
 def test_replay_of_the_real_cli_lite_turn_is_answered(client, name):
     """The Codex CLI 0.169.0's own lite requests (header, ``at_`` id, namespaces of custom and
     function tools, no instructions) get a complete stream."""
-    (entry,) = [
-        r
-        for r in json.loads((DATA / f"{name}.json").read_text())["requests"]
-        if r["path"].endswith("/responses")
-    ]
+    entry = lite_turn_request(name)
     skip = {"host", "content-length", "authorization", "chatgpt-account-id"}
     headers = {k: v for k, v in entry["headers"].items() if k not in skip}
     response = client.http.post(
@@ -185,7 +181,5 @@ def test_a_call_sent_without_namespace_replays_without_one(client):
 
 def test_non_lite_models_ignore_the_lane(client):
     """gpt-5.5 in the ordinary form is unaffected (and still needs its instructions)."""
-    from fake_helpers import turn
-
     assert client.post(turn("hi")).status_code == 200
     assert client.post(turn("hi", instructions=None)).status_code == 400
