@@ -399,16 +399,48 @@ def _lite_entry(
     }
 
 
+_OLDER = len(_LITE_MODELS) + 1  # priorities after the 0.169.0 catalog's models
+
 _BUILTIN_RAW: list[dict[str, Any]] = [
     _GPT_5_5,
     *(_lite_entry(n, *row) for n, row in enumerate(_LITE_MODELS, start=1)),
+    # Older models the 0.169.0 catalog no longer lists, kept until a fetched catalog replaces
+    # the built-in list (the Anthropic face's default haiku alias is gpt-5.4-mini).
+    # gpt-5.4: gpt-5.5's capabilities, without its client-version gate.
+    {k: v for k, v in _GPT_5_5.items() if k != "minimal_client_version"}
+    | {
+        "slug": "gpt-5.4",
+        "display_name": "GPT-5.4",
+        "description": "Strong model for everyday coding and knowledge work.",
+        "priority": _OLDER,
+    },
+    {
+        "slug": "gpt-5.4-mini",
+        "display_name": "GPT-5.4 mini",
+        "description": "Smaller, faster and cheaper on usage.",
+        "visibility": "list",
+        "supported_in_api": True,
+        "priority": _OLDER + 1,
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": _levels("low", "medium", "high"),
+        "supports_reasoning_summaries": True,
+        "default_reasoning_summary": "none",
+        "support_verbosity": True,
+        "default_verbosity": "medium",
+        "supports_parallel_tool_calls": True,
+        "supports_image_detail_original": False,
+        "context_window": 272000,
+        "max_context_window": 272000,
+        "input_modalities": ["text", "image"],
+        "web_search_tool_type": "text",
+    },
     {
         "slug": "gpt-5.3-codex-spark",
         "display_name": "GPT-5.3-Codex-Spark",
         "description": "Very fast text-only coding model (hidden from the listing, callable).",
         "visibility": "hide",
         "supported_in_api": False,
-        "priority": len(_LITE_MODELS) + 1,
+        "priority": _OLDER + 2,
         "default_reasoning_level": "medium",
         "supported_reasoning_levels": _levels("low", "medium", "high"),
         "supports_reasoning_summaries": True,

@@ -10,9 +10,10 @@ their ``functions`` namespace when the client's API could not carry it (chat com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from llm_codex.core.catalog import find_model
+from llm_codex.core import catalog
 from llm_codex.core.lite import lite_refusal, restore_namespaces
 from llm_codex.server.common import Translation
 from llm_codex.server.errors import RequestRefused
@@ -20,13 +21,16 @@ from llm_codex.server.errors import RequestRefused
 __all__ = ["apply_lite_form"]
 
 
-def apply_lite_form(tr: Translation, body: dict[str, Any]) -> None:
+def apply_lite_form(
+    tr: Translation, body: dict[str, Any], *, find_model: Callable[[str], Any] | None = None
+) -> None:
     """Switch ``tr.request`` to the lite form when its model needs it (see the module doc).
 
+    ``find_model(slug)`` gives the catalog entry (default: the cache or the built-in list).
     Raises :class:`~llm_codex.server.errors.RequestRefused` (400 ``unsupported_value``).
     """
     req = tr.request
-    info = find_model(req.model)
+    info = (find_model or catalog.find_model)(req.model)
     if info is None or not info.use_responses_lite:
         return
     req.responses_lite = True

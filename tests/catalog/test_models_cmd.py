@@ -79,7 +79,7 @@ def test_refresh_reports_added_and_removed_models(codex_backend, codex_login):
     result = run("--refresh")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:2] == ["Added: gpt-5.4-mini", ""]
+    assert lines[:2] == ["Removed: gpt-5.4", ""]
     assert any(line.startswith("Models from the cached catalog (fetched ") for line in lines)
     assert "gpt-5.6-luna  GPT-5.6-Luna  (Responses Lite: function tools only)" in lines
     luna = lines.index("gpt-5.6-luna  GPT-5.6-Luna  (Responses Lite: function tools only)")

@@ -125,8 +125,9 @@ def test_entries_without_slug_are_skipped():
 
 
 def test_builtin_list():
-    """The built-in list mirrors Codex CLI 0.169.0's catalog (lite spec §1): GPT-5.5, the eight
-    Responses Lite models with their own levels and windows, and the hidden Spark model."""
+    """The built-in list mirrors Codex CLI 0.169.0's catalog (lite spec §1): GPT-5.5 and the eight
+    Responses Lite models with their own levels and windows; then GPT-5.4, GPT-5.4 mini and the
+    hidden Spark model."""
     slugs = [m.slug for m in BUILTIN_MODELS]
     assert slugs == [
         "gpt-5.5",
@@ -138,6 +139,8 @@ def test_builtin_list():
         "gpt-5.6-sol",
         "gpt-5.6-terra",
         "gpt-5.6-luna",
+        "gpt-5.4",
+        "gpt-5.4-mini",
         "gpt-5.3-codex-spark",
     ]
     gpt55 = BUILTIN_MODELS[0]

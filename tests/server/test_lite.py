@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+import anthropic
 import openai
 import pytest
 
@@ -165,3 +166,68 @@ def test_chat_image_is_sent_without_detail(client, codex_login, codex_backend):
     parts = _bodies(codex_backend)[0]["input"][2]["content"]
     (image,) = [p for p in parts if p["type"] == "input_image"]
     assert image == {"type": "input_image", "image_url": url}
+
+
+# --- the Anthropic Messages face ------------------------------------------------------------------
+
+ANTHROPIC_WEATHER = {
+    "name": "get_weather",
+    "description": "Weather",
+    "input_schema": WEATHER["parameters"],
+}
+
+
+@pytest.fixture
+def claude(server) -> anthropic.Anthropic:
+    """The real anthropic SDK pointed at the server."""
+    return anthropic.Anthropic(base_url=server.url, api_key="anything", max_retries=0)
+
+
+def test_anthropic_tool_use_round_trip_on_a_lite_model(claude, codex_login, codex_backend):
+    """tool_use / tool_result on a lite model: the lite form, the namespace restored on the
+    replayed call (tool_use blocks cannot carry it), Anthropic's web search dropped (a lite
+    model has no hosted tools) and named in the header."""
+    codex_backend.enqueue_tool_call("get_weather", '{"city": "Paris"}')
+    raw = claude.messages.with_raw_response.create(
+        model=LITE,
+        max_tokens=100,
+        tools=[ANTHROPIC_WEATHER, {"type": "web_search_20250305", "name": "web_search"}],
+        messages=[{"role": "user", "content": "weather in Paris?"}],
+    )
+    assert "tools.web_search_20250305" in raw.headers[DROPPED_HEADER]
+    first = raw.parse()
+    call = first.content[-1]
+    assert first.stop_reason == "tool_use" and call.name == "get_weather"
+    second = claude.messages.with_raw_response.create(
+        model=LITE,
+        max_tokens=100,
+        tools=[ANTHROPIC_WEATHER],
+        messages=[
+            {"role": "user", "content": "weather in Paris?"},
+            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}],
+            },
+        ],
+    )
+    assert second.parse().stop_reason == "end_turn"
+    bodies = _bodies(codex_backend)
+    (namespace,) = bodies[0]["input"][0]["tools"]
+    assert [t["name"] for t in namespace["tools"]] == ["get_weather"]
+    (replayed,) = [i for i in bodies[1]["input"] if i["type"] == "function_call"]
+    assert replayed["namespace"] == "functions"
+
+
+def test_anthropic_forced_tool_is_refused_naming_the_model(claude, codex_login, codex_backend):
+    """tool_choice any / tool on a lite model: a 400 in Anthropic's shape, nothing sent."""
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.messages.create(
+            model=LITE,
+            max_tokens=100,
+            tools=[ANTHROPIC_WEATHER],
+            tool_choice={"type": "any"},
+            messages=[{"role": "user", "content": "x"}],
+        )
+    assert f"The model '{LITE}' cannot be forced to call a tool" in str(caught.value)
+    assert codex_backend.requests_to("/responses") == []

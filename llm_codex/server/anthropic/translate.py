@@ -26,6 +26,10 @@ Request mapping:
   sent (the backend refuses it); ``stop_sequences`` are applied by the server to the text.
 - ``temperature``, ``top_p``, ``top_k``, ``context_management``, ``service_tier``… are accepted
   and not sent; the ones that would change the answer are named in ``x-llm-codex-dropped-params``.
+- a Responses Lite model gets the lite form (:func:`~llm_codex.server.lite.apply_lite_form`):
+  its web search tool is dropped (named in the header: the lite lane has no hosted tools), a
+  forced ``tool_choice`` (``any``, ``tool``) is a 400 naming the model, and replayed
+  ``tool_use`` calls get back the ``functions`` namespace.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from llm_codex.server.common import (
     split_system,
 )
 from llm_codex.server.errors import RequestRefused
+from llm_codex.server.lite import apply_lite_form
 
 __all__ = [
     "MessagesTranslation",
@@ -508,7 +513,7 @@ def translate_messages_request(
             input=items,
         ),
     )
-    return MessagesTranslation(
+    tr = MessagesTranslation(
         request=request,
         stream=bool(body.get("stream")),
         dropped=dropped,
@@ -517,3 +522,5 @@ def translate_messages_request(
         stop_sequences=_stop_sequences(body.get("stop_sequences")),
         echo_model=str(body.get("model")),
     )
+    apply_lite_form(tr, body, find_model=find_model)
+    return tr
