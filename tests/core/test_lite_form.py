@@ -227,3 +227,17 @@ def test_lite_model_without_the_lite_form_is_not_found(codex_backend, provider, 
     """The fake answers a lite model asked in the old form with 404, as reported live."""
     _events, error = drive(mode, user_request(model="gpt-5.6-luna"), credentials=provider)
     assert isinstance(error, NotFound) and error.status == 404
+
+
+def test_the_official_route_has_no_lite_lane():
+    """The lite header and form belong to the Codex backend; the official route ignores them."""
+    from llm_codex.core.plan_route import PLAN_ROUTE
+    from llm_codex.core.route import CODEX_ROUTE
+
+    creds = Credentials("tok", "acct")
+    codex = CODEX_ROUTE.headers(creds, session_id="s", turn_state=None, responses_lite=True)
+    assert codex["x-openai-internal-codex-responses-lite"] == "true"
+    plan = PLAN_ROUTE.headers(creds, session_id="s", turn_state=None, responses_lite=True)
+    assert "x-openai-internal-codex-responses-lite" not in plan
+    body, _ = PLAN_ROUTE.encode(lite_request())
+    assert b"additional_tools" not in body and b"all_turns" not in body
