@@ -410,16 +410,25 @@ def _event_stream(
 ) -> EventStreamResponse:
     """The streamed answer of any face (``options``: pings, for the Anthropic one, a media
     type); the turn's usage goes to the access log when it ends, and ``on_complete(result)``
-    runs once the turn ended with a result (complete or truncated)."""
+    runs when the turn ended with a result (complete or truncated), before its last bytes are
+    sent, so the client's next request already finds what it stored."""
 
     def log_usage(encoder: StreamEncoder) -> None:
         if encoder.usage is not None:
             _log_info(request)["usage"] = encoder.usage
+
+    def finish(encoder: StreamEncoder) -> None:
         if on_complete is not None and encoder.result is not None:
             on_complete(encoder.result)
 
     return EventStreamResponse(
-        encoder, first, stream, headers=tr.headers(), on_close=log_usage, **options
+        encoder,
+        first,
+        stream,
+        headers=tr.headers(),
+        on_close=log_usage,
+        on_finish=finish if on_complete is not None else None,
+        **options,
     )
 
 

@@ -6,6 +6,7 @@ id-free request with ``store: false``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import openai
@@ -330,3 +331,38 @@ def test_store_keeps_within_its_memory_budget():
         history = [*history, {"id": f"msg_{n}", "type": "message", "role": "user", "content": []}]
         chained.put(f"r{n}", response={"id": f"r{n}"}, input_items=history, output_items=[])
     assert len(chained) == 5
+
+
+async def test_a_streamed_turn_is_stored_before_its_last_bytes():
+    """The store hook runs before the stream's last bytes go out: a client that goes on the
+    moment its stream ends (the SDK stops at ``[DONE]`` and opens a new connection) finds the
+    turn stored, although the server may still be draining the backend's connection."""
+    from llm_codex.core.types import CodexResult, Completed, TextDelta
+    from llm_codex.server.chat import ChatEncoder
+    from llm_codex.server.streaming import EventStreamResponse
+
+    order: list[str] = []
+
+    async def batches():
+        yield [Completed(CodexResult())]
+
+    async def receive():
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            order.append("last bytes")
+
+    encoder = ChatEncoder(
+        completion_id="c", created=0, model="m", include_usage=False, reasoning_content=False
+    )
+    response = EventStreamResponse(
+        encoder,
+        [TextDelta("hi")],
+        batches(),
+        on_finish=lambda enc: order.append("stored"),
+        on_close=lambda enc: order.append("closed"),
+    )
+    await response({"type": "http"}, receive, send)
+    assert order == ["stored", "last bytes", "closed"]
