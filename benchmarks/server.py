@@ -24,8 +24,9 @@ Regimes:
 
 Every CPU figure is given per round as a range (min–max over ``--rounds``) and as a median.
 
-``--face responses`` or ``--face anthropic`` sends the server's turns through ``/v1/responses``
-or Anthropic's ``/v1/messages`` instead of chat completions (same regimes, same ratios), so a
+``--face responses``, ``--face anthropic`` or ``--face ollama`` sends the server's turns through
+``/v1/responses``, Anthropic's ``/v1/messages`` or Ollama's ``/api/chat`` instead of chat
+completions (same regimes, same ratios), so a
 face's cost per event can be compared with the others'.
 
 Run: ``python benchmarks/server.py`` (about 3 minutes); ``--quick`` (3 rounds, fewer turns, a
@@ -222,13 +223,14 @@ def _first_text(chunk: bytes, face: str) -> bool:
     if face == "anthropic":
         return b'"type":"text_delta"' in chunk
     return any(
-        b'"content":"' in frame and b'"content":""' not in frame for frame in chunk.split(b"\n\n")
+        b'"content":"' in line and b'"content":""' not in line for line in chunk.split(b"\n")
     )
 
 
 class Served:
     """The same turn through ``llm codex serve``, streamed, on one of its faces:
-    ``/v1/chat/completions`` (default), ``/v1/responses`` or Anthropic's ``/v1/messages``."""
+    ``/v1/chat/completions`` (default), ``/v1/responses``, Anthropic's ``/v1/messages`` or
+    Ollama's ``/api/chat`` (NDJSON)."""
 
     def __init__(self, http: httpx2.AsyncClient, url: str, face: str = "chat") -> None:
         self.http = http
@@ -237,6 +239,8 @@ class Served:
             self.url = url + "/responses"
         elif face == "anthropic":
             self.url = url + "/messages"
+        elif face == "ollama":
+            self.url = url.removesuffix("/v1") + "/api/chat"
         else:
             self.url = url + "/chat/completions"
 
@@ -519,7 +523,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a shorter run (about a minute)")
     parser.add_argument(
         "--face",
-        choices=["chat", "responses", "anthropic"],
+        choices=["chat", "responses", "anthropic", "ollama"],
         default="chat",
         help="the server endpoint the streamed turns go through",
     )

@@ -12,6 +12,11 @@ import sys
 import click
 
 from llm_codex.server.app import DEFAULT_MAX_BODY, DEFAULT_PORT
+from llm_codex.server.response_store import (
+    DEFAULT_STORE_MEMORY,
+    DEFAULT_STORE_SIZE,
+    DEFAULT_STORE_TTL,
+)
 
 __all__ = ["parse_size", "serve"]
 
@@ -38,6 +43,8 @@ def _startup_message(url: str, api_key: str | None, signed_in: bool, stack: str 
         f"  export OPENAI_BASE_URL={url}/v1 OPENAI_API_KEY={key}",
         "Claude Code (Anthropic Messages API):",
         f"  export ANTHROPIC_BASE_URL={url} ANTHROPIC_AUTH_TOKEN={key}",
+        "Ollama clients (Open WebUI, the ollama library…):",
+        f"  export OLLAMA_HOST={url}" + (f" OLLAMA_API_KEY={key}" if api_key else ""),
     ]
     if not signed_in:
         lines.append(
@@ -107,6 +114,27 @@ def _official_signed_in() -> bool:
     "claude-haiku=gpt-5.4-mini.",
 )
 @click.option(
+    "--store-size",
+    default=DEFAULT_STORE_SIZE,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Responses kept in memory for previous_response_id, item references and "
+    "GET /v1/responses/{id} (0: keep none).",
+)
+@click.option(
+    "--store-ttl",
+    default=DEFAULT_STORE_TTL,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a response is kept in memory.",
+)
+@click.option(
+    "--store-memory",
+    default=str(DEFAULT_STORE_MEMORY // (1024 * 1024)) + "MB",
+    show_default=True,
+    help="Roughly how much memory stored responses may take (e.g. 256MB); oldest go first.",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -121,12 +149,16 @@ def serve(
     allowed_hosts: tuple[str, ...],
     max_body: str,
     anthropic_aliases: tuple[str, ...],
+    store_size: int,
+    store_ttl: float,
+    store_memory: str,
     graceful_timeout: float,
 ) -> None:
     """Run a local OpenAI-compatible server on your ChatGPT plan.
 
     Endpoints: /v1/chat/completions, /v1/responses, /v1/messages (Anthropic),
-    /v1/models, /health.
+    /v1/models, /health, and the Ollama API under /api (chat, generate, tags, show, ps,
+    version).
     It listens on 127.0.0.1 only, unless --host is given together with --api-key.
 
     \b
@@ -165,6 +197,9 @@ def serve(
         allowed_hosts=tuple(allowed_hosts),
         max_body=parse_size(max_body),
         anthropic_aliases=aliases,
+        store_size=store_size,
+        store_ttl=store_ttl,
+        store_memory=parse_size(store_memory),
     )
     configure_access_log()
     signed_in = _signed_in()

@@ -5,11 +5,15 @@ Routes:
 - ``GET /health`` — ``{"status": "ok", "version": …}``; no API key needed, reveals nothing else.
 - ``GET /v1/models`` and ``GET /v1/models/{id}`` — the catalog (cache or built-in list; no
   network), OpenAI list shape.
-- ``POST /v1/responses`` — :mod:`.responses`.
-- ``POST /v1/chat/completions`` — :mod:`.chat`.
-- ``POST /v1/messages``, ``POST /v1/messages/count_tokens``, ``HEAD /`` — the Anthropic face,
+- ``POST /v1/responses`` — :mod:`.responses`, with ``previous_response_id`` and item
+  references resolved from :mod:`.response_store`; ``GET``/``DELETE /v1/responses/{id}`` and
+  ``GET /v1/responses/{id}/input_items`` while a response is stored.
+- ``POST /v1/chat/completions`` — :mod:`.chat` (reasoning restored by echoed tool-call ids).
+- ``POST /v1/messages``, ``POST /v1/messages/count_tokens`` — the Anthropic face,
   :mod:`.anthropic` (``/v1/models`` answers in Anthropic's shape when ``anthropic-version`` is
   sent).
+- ``/api/*`` and ``GET``/``HEAD /`` — the Ollama API, :mod:`.ollama` (``/`` is also the probe
+  Anthropic clients make).
 
 Every request passes, outermost first: the access log (one line per request on the
 ``llm_codex.server.access`` logger), the ``Host`` check (DNS-rebinding defence: only loopback
@@ -46,6 +50,12 @@ from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server import chat, responses
 from llm_codex.server.common import DROPPED_HEADER, model_slug, new_id
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
+from llm_codex.server.response_store import (
+    DEFAULT_STORE_MEMORY,
+    DEFAULT_STORE_SIZE,
+    DEFAULT_STORE_TTL,
+    ResponseStore,
+)
 from llm_codex.server.streaming import EventStreamResponse, StreamEncoder, collect_turn
 
 __all__ = [
@@ -82,6 +92,11 @@ class ServerSettings:
     anthropic_aliases: tuple[tuple[str, str], ...] = ()
     #: Seconds of silence after which a streamed Anthropic message gets a ``ping`` event.
     ping_interval: float = 10.0
+    #: The response store (:mod:`.response_store`): turns kept at most (0: none), seconds,
+    #: and roughly how many bytes their items may take.
+    store_size: int = DEFAULT_STORE_SIZE
+    store_ttl: float = DEFAULT_STORE_TTL
+    store_memory: int = DEFAULT_STORE_MEMORY
 
 
 # --- host names ----------------------------------------------------------------------------------
@@ -341,22 +356,47 @@ async def _aclose(stream: Any) -> None:
             error_logger.debug("closing the backend stream failed", exc_info=True)
 
 
-def _guarded(
-    handler: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """Turns every exception a handler raises into an OpenAI-shaped error answer."""
+Handler = Callable[[Request], Awaitable[Response]]
 
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except Exception as exc:
-            if not isinstance(exc, core_errors.CodexError):
-                error_logger.exception("unexpected error answering %s", request.url.path)
-            return _error_response(error_info(exc))
 
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
+def _guarded_as(respond: Callable[[ErrorInfo], Response]) -> Callable[[Handler], Handler]:
+    """A decorator turning every exception a handler raises into ``respond(error_info(exc))``:
+    one error mapping for every API face, each answering in its own shape."""
+
+    def guard(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if not isinstance(exc, core_errors.CodexError):
+                    error_logger.exception("unexpected error answering %s", request.url.path)
+                return respond(error_info(exc))
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        return endpoint
+
+    return guard
+
+
+#: Turns every exception a handler raises into an OpenAI-shaped error answer.
+_guarded = _guarded_as(_error_response)
+
+
+async def read_turn(
+    request: Request,
+    first: list[StreamEvent],
+    stream: Any,
+    feed: Callable[[StreamEvent], object] | None = None,
+) -> tuple[Any, str | None]:
+    """:func:`~llm_codex.server.streaming.collect_turn` for a handler: the backend stream is
+    always closed and the usage recorded for the access log."""
+    try:
+        result, incomplete = await collect_turn(first, stream, feed=feed)
+    finally:
+        await _aclose(stream)
+    _log_info(request)["usage"] = result.usage
+    return result, incomplete
 
 
 def _event_stream(
@@ -365,17 +405,30 @@ def _event_stream(
     first: list[StreamEvent],
     stream: Any,
     tr: Any,
+    on_complete: Callable[[Any], None] | None = None,
     **options: Any,
 ) -> EventStreamResponse:
-    """The streamed answer of any face (``options``: pings, for the Anthropic one); the
-    turn's usage goes to the access log when it ends."""
+    """The streamed answer of any face (``options``: pings, for the Anthropic one, a media
+    type); the turn's usage goes to the access log when it ends, and ``on_complete(result)``
+    runs when the turn ended with a result (complete or truncated), before its last bytes are
+    sent, so the client's next request already finds what it stored."""
 
     def log_usage(encoder: StreamEncoder) -> None:
         if encoder.usage is not None:
             _log_info(request)["usage"] = encoder.usage
 
+    def finish(encoder: StreamEncoder) -> None:
+        if on_complete is not None and encoder.result is not None:
+            on_complete(encoder.result)
+
     return EventStreamResponse(
-        encoder, first, stream, headers=tr.headers(), on_close=log_usage, **options
+        encoder,
+        first,
+        stream,
+        headers=tr.headers(),
+        on_close=log_usage,
+        on_finish=finish if on_complete is not None else None,
+        **options,
     )
 
 
@@ -431,27 +484,101 @@ async def get_model(request: Request) -> Response:
 async def create_response(request: Request) -> Response:
     """``POST /v1/responses``."""
     body = await read_json(request)
-    tr = responses.translate_responses_request(body)
+    store: ResponseStore = request.app.state.response_store
+    resolved = store.resolve_input(body)
+    tr = responses.translate_responses_request({**body, "input": resolved})
+    keep = store.enabled and body.get("store") is not False
+    tr.echo["store"] = keep
     _log_info(request)["model"] = tr.model
     first, stream = await _open(request, tr.request)
     encoder = responses.ResponsesEncoder(
         tr.request, response_id=new_id("resp_"), created_at=int(time.time()), echo=tr.echo
     )
+
+    def answer(result: Any, incomplete: str | None) -> dict[str, Any]:
+        """The response object of the turn, stored (when asked) as the client saw it."""
+        if incomplete is not None:
+            obj = encoder.response(
+                "incomplete",
+                output=encoder.output(result),
+                usage=result.usage,
+                incomplete_reason=incomplete,
+            )
+        else:
+            obj = encoder.response("completed", output=encoder.output(), usage=result.usage)
+        if keep:
+            store.put(
+                encoder.response_id, response=obj, input_items=resolved, output_items=obj["output"]
+            )
+        return obj
+
     if tr.stream:
-        return _event_stream(request, encoder, first, stream, tr)
-    try:
-        result, incomplete = await collect_turn(first, stream, feed=encoder.feed)
-    finally:
-        await _aclose(stream)
-    usage = result.usage
-    _log_info(request)["usage"] = usage
-    if incomplete is not None:
-        obj = encoder.response(
-            "incomplete", output=encoder.output(result), usage=usage, incomplete_reason=incomplete
+        return _event_stream(
+            request,
+            encoder,
+            first,
+            stream,
+            tr,
+            on_complete=lambda result: answer(result, result.incomplete_reason),
         )
-    else:
-        obj = encoder.response("completed", output=encoder.output(), usage=usage)
-    return JSONResponse(obj, headers=tr.headers())
+    result, incomplete = await read_turn(request, first, stream, feed=encoder.feed)
+    return JSONResponse(answer(result, incomplete), headers=tr.headers())
+
+
+def _stored(request: Request) -> tuple[ResponseStore, Any]:
+    store: ResponseStore = request.app.state.response_store
+    response_id = request.path_params["response_id"]
+    turn = store.get(response_id)
+    if turn is None:
+        raise RequestRefused(
+            f"Response with id {response_id!r} not found: this server keeps responses in "
+            "memory only, for a while.",
+            status=404,
+            code="not_found",
+        )
+    return store, turn
+
+
+@_guarded
+async def get_response(request: Request) -> Response:
+    """``GET /v1/responses/{id}``: a stored response, or 404."""
+    return JSONResponse(_stored(request)[1].response)
+
+
+@_guarded
+async def delete_response(request: Request) -> Response:
+    """``DELETE /v1/responses/{id}``: forget a stored response, or 404."""
+    store, _ = _stored(request)
+    response_id = request.path_params["response_id"]
+    store.delete(response_id)
+    return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+@_guarded
+async def list_input_items(request: Request) -> Response:
+    """``GET /v1/responses/{id}/input_items``: a stored response's input, newest first unless
+    ``order=asc`` (one page: everything is in memory)."""
+    items = list(_stored(request)[1].input_items)
+    if request.query_params.get("order", "desc") != "asc":
+        items.reverse()
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": items,
+            "first_id": items[0].get("id") if items else None,
+            "last_id": items[-1].get("id") if items else None,
+            "has_more": False,
+        }
+    )
+
+
+def stored_routes() -> list[Route]:
+    """The routes of the response store."""
+    return [
+        Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
+        Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
+        Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
+    ]
 
 
 @_guarded
@@ -459,6 +586,8 @@ async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``."""
     body = await read_json(request)
     tr = chat.translate_chat_request(body)
+    store: ResponseStore = request.app.state.response_store
+    tr.request.input = store.restore_reasoning(tr.request.input)
     _log_info(request)["model"] = tr.model
     first, stream = await _open(request, tr.request)
     completion_id = new_id("chatcmpl-")
@@ -471,13 +600,17 @@ async def chat_completions(request: Request) -> Response:
             include_usage=tr.include_usage,
             reasoning_content=tr.reasoning_content,
         )
-        return _event_stream(request, encoder, first, stream, tr)
-    try:
-        result, incomplete = await collect_turn(first, stream)
-    finally:
-        await _aclose(stream)
+        return _event_stream(
+            request,
+            encoder,
+            first,
+            stream,
+            tr,
+            on_complete=lambda result: store.remember_calls(completion_id, result.items),
+        )
+    result, incomplete = await read_turn(request, first, stream)
     usage = result.usage
-    _log_info(request)["usage"] = usage
+    store.remember_calls(completion_id, result.items)
     obj = chat.chat_completion(
         completion_id=completion_id,
         created=created,
@@ -524,7 +657,7 @@ def create_app(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                 allow_headers=["*"],
                 expose_headers=[DROPPED_HEADER, "Retry-After"],
                 max_age=600,
@@ -539,10 +672,12 @@ def create_app(
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/v1/responses", create_response, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        *stored_routes(),
     ]
+    from llm_codex.server import ollama  # they import helpers from this module: load them last
     from llm_codex.server.anthropic import routes as anthropic
 
-    routes += anthropic.routes()
+    routes += ollama.routes() + anthropic.routes()
 
     from contextlib import asynccontextmanager
 
@@ -561,4 +696,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.backend = backend
+    app.state.response_store = ResponseStore(
+        max_entries=settings.store_size,
+        max_age=settings.store_ttl,
+        max_bytes=settings.store_memory,
+    )
     return app

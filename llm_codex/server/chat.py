@@ -63,6 +63,9 @@ __all__ = [
     "ChatEncoder",
     "chat_completion",
     "chat_usage",
+    "function_tools",
+    "message_text",
+    "reasoning_text",
     "translate_chat_request",
 ]
 
@@ -207,7 +210,9 @@ def messages_to_input(messages: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+def function_tools(tools: Any) -> list[dict[str, Any]]:
+    """``[{"type": "function", "function": {...}}]`` tools (Chat Completions and Ollama shape)
+    as Responses function tools (non-strict unless ``strict`` is set)."""
     if tools is None:
         return []
     if not isinstance(tools, list):
@@ -288,7 +293,7 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
     model = model_slug(body.get("model"))
     items = messages_to_input(body.get("messages"))
     instructions, items = split_system(items, None, roles=("system", "developer"))
-    tools = _tools(body.get("tools"))
+    tools = function_tools(body.get("tools"))
     if body.get("web_search_options") is not None:
         tools.append({"type": "web_search"})
     tool_choice, tools, choice_dropped = resolve_tool_choice(body.get("tool_choice"), tools)
@@ -361,7 +366,8 @@ def _finish_reason(has_tool_calls: bool, incomplete_reason: str | None) -> str:
     return "tool_calls" if has_tool_calls else "stop"
 
 
-def _message_text(items: list[dict[str, Any]]) -> str:
+def message_text(items: list[dict[str, Any]]) -> str:
+    """The assistant text of output items (every ``output_text`` part, in order)."""
     parts = []
     for item in items:
         if item.get("type") == "message" and item.get("role", "assistant") == "assistant":
@@ -371,7 +377,8 @@ def _message_text(items: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _reasoning_text(items: list[dict[str, Any]]) -> str:
+def reasoning_text(items: list[dict[str, Any]]) -> str:
+    """The reasoning summaries of output items, paragraphs separated by a blank line."""
     paragraphs = []
     for item in items:
         if item.get("type") == "reasoning":
@@ -393,7 +400,7 @@ def chat_completion(
 ) -> dict[str, Any]:
     """A ``chat.completion`` object from the turn's output items (finished or partial)."""
     calls = [i for i in items if i.get("type") == "function_call"]
-    text = _message_text(items)
+    text = message_text(items)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": text if (text or not calls) else None,
@@ -409,7 +416,7 @@ def chat_completion(
             for c in calls
         ]
     if reasoning_content:
-        message["reasoning_content"] = _reasoning_text(items) or None
+        message["reasoning_content"] = reasoning_text(items) or None
     return {
         "id": completion_id,
         "object": "chat.completion",

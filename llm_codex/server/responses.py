@@ -5,9 +5,11 @@ rules applied:
 
 - sampling and length parameters (``temperature``, ``top_p``, ``max_output_tokens``, …) and
   unknown fields are dropped and named in the ``x-llm-codex-dropped-params`` response header;
+- ``previous_response_id``, ``item_reference`` items and id-only reasoning items are resolved
+  from the server's own store before translation (:mod:`.response_store`); ``store: true`` is
+  accepted (the backend still gets ``store: false``);
 - things that would change the meaning of the request are refused with a 400:
-  ``previous_response_id``, ``conversation``, ``background: true``, ``store: true``, ``prompt``
-  templates, ``item_reference`` items and ``file_id`` images;
+  ``conversation``, ``background: true``, ``prompt`` templates and ``file_id`` images;
 - leading ``system`` messages become ``instructions``; later ones become ``developer`` messages;
 - item ids are stripped (the backend stores nothing, replayed ids fail);
 - ``tool_choice`` is mapped conservatively (:func:`~llm_codex.server.common.resolve_tool_choice`);
@@ -75,11 +77,10 @@ _USED = {
     "user",
     "safety_identifier",
     "background",
+    "previous_response_id",
 }
 #: Refused when present and not null/false: they change what the request means.
 _REFUSED = {
-    "previous_response_id": "'previous_response_id' is not supported: the Codex backend stores "
-    "nothing, so send the whole conversation in 'input'.",
     "conversation": "'conversation' is not supported: the Codex backend stores nothing, so send "
     "the whole conversation in 'input'.",
     "prompt": "Stored prompt templates ('prompt') are not supported by the Codex backend.",
@@ -118,7 +119,7 @@ def normalise_input(value: Any) -> list[dict[str, Any]]:
 
     A string becomes one user message; string ``content`` becomes one text part; items with a
     ``role`` but no ``type`` are messages. ``item_reference`` items and ``file_id`` references
-    are refused (nothing is stored upstream).
+    are refused: the server's store resolves them before (:mod:`.response_store`).
     """
     if isinstance(value, str):
         return [{"type": "message", "role": "user", "content": [_text("user", value)]}]
@@ -169,13 +170,6 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
         raise _refuse(
             "'background' responses are not supported by the Codex backend.",
             "background",
-            code="unsupported_parameter",
-        )
-    if body.get("store") is True:
-        raise _refuse(
-            "'store': true is not supported: the Codex backend stores nothing (send "
-            "'store': false or leave it out).",
-            "store",
             code="unsupported_parameter",
         )
     for name in body:
@@ -231,7 +225,12 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
             input=items,
         ),
     )
-    echo = {"tool_choice": body.get("tool_choice") or "auto", "tools": list(tools)}
+    echo = {
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": list(tools),
+        "store": body.get("store") is not False,
+        "previous_response_id": body.get("previous_response_id"),
+    }
     tr = Translation(
         request=request, stream=bool(body.get("stream")), dropped=dropped, model=model, echo=echo
     )

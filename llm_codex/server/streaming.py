@@ -207,7 +207,9 @@ class EventStreamResponse:
     """An ASGI response relaying core event batches through a :class:`FrameEncoder`.
 
     ``first`` is the batch already taken from ``batches`` (the handler waits for it so that
-    failures before any output become a proper HTTP error status); ``on_close`` runs once
+    failures before any output become a proper HTTP error status); ``on_finish`` runs once
+    the last bytes are ready, before they are sent (a client acting on the end of the stream
+    then finds what the turn left behind, such as a stored response); ``on_close`` runs once
     the relay is over, whatever happened (the access log's usage).
     """
 
@@ -220,6 +222,7 @@ class EventStreamResponse:
         headers: dict[str, str] | None = None,
         media_type: bytes | None = None,
         on_close: Callable[[StreamEncoder], None] | None = None,
+        on_finish: Callable[[StreamEncoder], None] | None = None,
         ping: bytes | None = None,
         ping_interval: float | None = None,
     ) -> None:
@@ -235,6 +238,7 @@ class EventStreamResponse:
             raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         self.raw_headers = raw
         self.on_close = on_close
+        self.on_finish = on_finish
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         task = asyncio.current_task()
@@ -256,6 +260,11 @@ class EventStreamResponse:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             last = await self._relay(send)
+            if self.on_finish is not None:
+                try:
+                    self.on_finish(self.encoder)
+                except Exception:  # the answer is ready: deliver it whatever happened here
+                    _logger.exception("finishing a streamed turn failed")
             state["ending"] = True
             await send({"type": "http.response.body", "body": last, "more_body": False})
         except asyncio.CancelledError:

@@ -115,9 +115,8 @@ def test_sampling_params_dropped_with_header(client, codex_login, codex_backend)
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"previous_response_id": "resp_123"}, "previous_response_id"),
         ({"background": True}, "background"),
-        ({"store": True}, "store"),
+        ({"conversation": "conv_123"}, "conversation"),
     ],
 )
 def test_semantic_params_refused(client, codex_login, codex_backend, extra, param):

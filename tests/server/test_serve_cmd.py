@@ -87,3 +87,12 @@ def test_serve_prints_sdk_hint_logs_and_stops_gracefully(codex_backend, codex_lo
     assert '"POST /v1/chat/completions" 200 model=gpt-5.5' in rest
     assert "k3y" not in rest
     assert codex_login["access_token"] not in rest
+
+
+def test_store_options_are_validated_and_documented():
+    """--store-size and --store-ttl appear in --help; a negative size is a usage error."""
+    help_text = CliRunner().invoke(cli, ["codex", "serve", "--help"]).output
+    assert all(o in help_text for o in ("--store-size", "--store-ttl", "--store-memory"))
+    result = CliRunner().invoke(cli, ["codex", "serve", "--store-size", "-1"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

@@ -217,15 +217,15 @@ def test_responses_input_normalised_ids_stripped():
 
 
 def test_responses_refusals_and_drops():
-    """previous_response_id, background, store:true are refused; temperature is dropped."""
+    """background and unresolved item references are refused; temperature is dropped;
+    store:true is accepted (the store resolves previous_response_id before translation)."""
     base = {"model": "openai-codex/gpt-5.5", "input": "hi"}
     tr = translate_responses_request({**base, "temperature": 1, "max_output_tokens": 5})
     assert tr.model == "gpt-5.5"
     assert tr.dropped == ["temperature", "max_output_tokens"]
+    assert translate_responses_request({**base, "store": True}).echo["store"] is True
     for bad in (
-        {"previous_response_id": "resp_1"},
         {"background": True},
-        {"store": True},
         {"input": [{"type": "item_reference", "id": "x"}]},
     ):
         with pytest.raises(RequestRefused):

@@ -4,7 +4,8 @@
 - ``POST /v1/messages/count_tokens``: a local o200k count (:mod:`.tokens`);
 - ``GET /v1/models`` and ``GET /v1/models/{id}`` when the request carries ``anthropic-version``
   (:func:`list_models`, :func:`get_model`, called by the OpenAI-shaped handlers);
-- ``HEAD /`` and ``GET /``: an empty 200 (clients probe the base URL).
+- ``HEAD /`` (Claude Code probes the base URL) is answered by the one root route, in
+  :mod:`llm_codex.server.ollama`.
 
 Errors are Anthropic-shaped (:mod:`.errors`) with the shared status mapping. A streamed answer
 sends ``message_start`` as soon as the backend has answered, and a ``ping`` event whenever
@@ -159,15 +160,9 @@ async def get_model(request: Request) -> Response:
     )
 
 
-async def root(request: Request) -> Response:
-    """``HEAD /`` / ``GET /``: an empty 200, for clients that probe the base URL."""
-    return Response(status_code=200)
-
-
 def routes() -> list[Route]:
     """The Anthropic routes, for :func:`llm_codex.server.app.create_app`."""
     return [
-        Route("/", root, methods=["GET", "HEAD"]),
         Route("/v1/messages", create_message, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
     ]
