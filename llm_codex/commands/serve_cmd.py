@@ -167,7 +167,8 @@ def serve(
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=x python my_script.py
     """
     from llm_codex.server.anthropic.models import parse_alias
-    from llm_codex.server.app import ServerSettings, is_loopback_host
+    from llm_codex.server.app import ServerSettings
+    from llm_codex.server.middleware import is_loopback_host
     from llm_codex.server.runner import (
         base_url,
         configure_access_log,

@@ -15,20 +15,14 @@ Routes:
 - ``/api/*`` and ``GET``/``HEAD /`` — the Ollama API, :mod:`.ollama` (``/`` is also the probe
   Anthropic clients make).
 
-Every request passes, outermost first: the access log (one line per request on the
-``llm_codex.server.access`` logger), the ``Host`` check (DNS-rebinding defence: only loopback
-names, the bound address and ``--allow-host`` names; 403 otherwise), CORS (only when origins were
-given), then the API key check (``Authorization: Bearer <key>`` or ``x-api-key``, constant-time;
-401 otherwise).
-Request bodies are limited to ``max_body`` bytes (413). Errors are OpenAI-shaped JSON
+Every request first passes the layers of :mod:`.middleware` (access log, Host check, CORS,
+API key). Request bodies are limited to ``max_body`` bytes (413). Errors are OpenAI-shaped JSON
 (:mod:`.errors`). All backend traffic goes through one :class:`AsyncCodexClient` per app, with
 the process-wide credential provider, so concurrent requests share one token refresh.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -38,18 +32,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llm_codex.core import errors as core_errors
 from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server import chat, responses
-from llm_codex.server.common import DROPPED_HEADER, model_slug, new_id
-from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
+from llm_codex.server.common import model_slug, new_id
+from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info, error_response
+from llm_codex.server.middleware import access_record, middleware_stack
 from llm_codex.server.response_store import (
     DEFAULT_STORE_MEMORY,
     DEFAULT_STORE_SIZE,
@@ -58,24 +50,12 @@ from llm_codex.server.response_store import (
 )
 from llm_codex.server.streaming import EventStreamResponse, StreamEncoder, collect_turn
 
-__all__ = [
-    "DEFAULT_MAX_BODY",
-    "DEFAULT_PORT",
-    "LOOPBACK_NAMES",
-    "ServerSettings",
-    "create_app",
-    "host_allowed",
-    "is_loopback_host",
-]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PORT", "ServerSettings", "create_app"]
 
 DEFAULT_PORT = 8765
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 
-access_logger = logging.getLogger("llm_codex.server.access")
 error_logger = logging.getLogger("llm_codex.server")
-_LOG_KEY = "llm_codex.log"
 
 
 @dataclass(frozen=True)
@@ -99,177 +79,11 @@ class ServerSettings:
     store_memory: int = DEFAULT_STORE_MEMORY
 
 
-# --- host names ----------------------------------------------------------------------------------
-
-
-def _strip_brackets(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("[") and host.endswith("]"):
-        return host[1:-1]
-    return host
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    host = _strip_brackets(host)
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_header_name(value: str) -> str:
-    """The host part of a ``Host`` header (port removed, IPv6 brackets removed, lower case)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        end = value.find("]")
-        return value[1:end] if end > 0 else value
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def host_allowed(header: str | None, settings: ServerSettings) -> bool:
-    """Whether a request's ``Host`` header names this server (DNS-rebinding defence).
-
-    Allowed: loopback names, the bound address, ``allowed_hosts``; when bound to a wildcard
-    address (which needs an API key), any IP literal too: a rebinding attack needs a DNS name.
-    """
-    if not header:
-        return False
-    name = _host_header_name(header)
-    if name in LOOPBACK_NAMES or is_loopback_host(name):
-        return True
-    bound = _strip_brackets(settings.host)
-    if name == bound:
-        return True
-    if name in {_strip_brackets(h) for h in settings.allowed_hosts}:
-        return True
-    return bound in _WILDCARDS and _is_ip(name)
-
-
-# --- middleware ----------------------------------------------------------------------------------
-
-
-def _error_response(info: ErrorInfo, extra_headers: dict[str, str] | None = None) -> Response:
-    headers = {**info.headers, **(extra_headers or {})}
-    return JSONResponse(info.body(), status_code=info.status, headers=headers)
-
-
-class AccessLogAndHostCheck:
-    """Outermost layer: refuses foreign ``Host`` headers and logs one line per request."""
-
-    def __init__(self, app: ASGIApp, *, settings: ServerSettings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        info: dict[str, Any] = {"status": 500, "ttfb": None, "model": None, "usage": None}
-        scope[_LOG_KEY] = info
-
-        async def logged_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                info["status"] = message["status"]
-            elif message["type"] == "http.response.body" and info["ttfb"] is None:
-                if message.get("body") or not message.get("more_body", False):
-                    info["ttfb"] = time.perf_counter() - start
-            await send(message)
-
-        try:
-            host = None
-            for name, value in scope.get("headers") or []:
-                if name == b"host":
-                    host = value.decode("latin-1")
-                    break
-            if not host_allowed(host, self.settings):
-                info_ = ErrorInfo(
-                    403,
-                    "This server only answers requests addressed to localhost or its own "
-                    "address (Host header refused; use --allow-host to add a name).",
-                    "invalid_request_error",
-                    "host_not_allowed",
-                )
-                await _error_response(info_)(scope, receive, logged_send)
-            else:
-                await self.app(scope, receive, logged_send)
-        finally:
-            _log_access(scope, info, time.perf_counter() - start)
-
-
-def _log_access(scope: Scope, info: dict[str, Any], duration: float) -> None:
-    client = scope.get("client")
-    who = f"{client[0]}:{client[1]}" if client else "-"
-    ttfb = info.get("ttfb")
-    usage = info.get("usage")
-    tokens = f"{usage.input_tokens}+{usage.output_tokens}" if usage is not None else "-"
-    access_logger.info(
-        '%s "%s %s" %s model=%s ttfb=%s dur=%.3fs tokens=%s',
-        who,
-        scope.get("method", "-"),
-        scope.get("path", "-"),
-        info.get("status"),
-        info.get("model") or "-",
-        f"{ttfb:.3f}s" if ttfb is not None else "-",
-        duration,
-        tokens,
-    )
-
-
-class ApiKeyCheck:
-    """Requires the key on every request except ``GET /health`` and ``/`` (an empty probe).
-
-    The key comes as ``Authorization: Bearer <key>`` or, as Anthropic clients send it,
-    ``x-api-key: <key>``.
-    """
-
-    def __init__(self, app: ASGIApp, *, api_key: str) -> None:
-        self.app = app
-        self.key = api_key.encode("utf-8")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") not in ("/health", "/"):
-            given = b""
-            for name, value in scope.get("headers") or []:
-                if name == b"authorization":
-                    scheme, _, token = value.partition(b" ")
-                    if scheme.lower() == b"bearer":
-                        given = token.strip()
-                    break
-                if name == b"x-api-key":
-                    given = value.strip()
-                    break
-            if not hmac.compare_digest(given, self.key):
-                info = ErrorInfo(
-                    401,
-                    "Missing or wrong API key: send 'Authorization: Bearer <key>' with the key "
-                    "this server was started with (--api-key or LLM_CODEX_SERVER_KEY).",
-                    "authentication_error",
-                    "invalid_api_key",
-                )
-                await _error_response(info, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 # --- helpers for handlers ------------------------------------------------------------------------
 
 
 def _log_info(request: Request) -> dict[str, Any]:
-    return request.scope.get(_LOG_KEY) or {}
+    return access_record(request.scope)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -380,7 +194,7 @@ def _guarded_as(respond: Callable[[ErrorInfo], Response]) -> Callable[[Handler],
 
 
 #: Turns every exception a handler raises into an OpenAI-shaped error answer.
-_guarded = _guarded_as(_error_response)
+_guarded = _guarded_as(error_response)
 
 
 async def read_turn(
@@ -631,7 +445,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         405: f"Method {request.method} is not allowed on {request.url.path}.",
     }.get(exc.status_code, str(exc.detail))
     info = ErrorInfo(exc.status_code, message, "invalid_request_error", codes.get(exc.status_code))
-    return _error_response(info, dict(exc.headers or {}))
+    return error_response(info, dict(exc.headers or {}))
 
 
 # --- the app -------------------------------------------------------------------------------------
@@ -651,20 +465,6 @@ def create_app(
     """
     settings = settings or ServerSettings()
     backend = Backend(client=client, credentials=credentials)
-    middleware = [Middleware(AccessLogAndHostCheck, settings=settings)]
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["*"],
-                expose_headers=[DROPPED_HEADER, "Retry-After"],
-                max_age=600,
-            )
-        )
-    if settings.api_key:
-        middleware.append(Middleware(ApiKeyCheck, api_key=settings.api_key))
 
     routes = [
         Route("/health", health, methods=["GET"]),
@@ -690,7 +490,7 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=middleware_stack(settings),
         exception_handlers={HTTPException: _http_exception},
         lifespan=lifespan,
     )

@@ -16,9 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from llm_codex.core import errors as core
 
-__all__ = ["ErrorInfo", "RequestRefused", "error_info"]
+__all__ = ["ErrorInfo", "RequestRefused", "error_info", "error_response"]
 
 
 class RequestRefused(core.ConfigurationError):
@@ -66,6 +68,12 @@ class ErrorInfo:
                 "param": self.param,
             }
         }
+
+
+def error_response(info: ErrorInfo, extra_headers: dict[str, str] | None = None) -> JSONResponse:
+    """The HTTP answer for ``info`` (``extra_headers`` added to its own)."""
+    headers = {**info.headers, **(extra_headers or {})}
+    return JSONResponse(info.body(), status_code=info.status, headers=headers)
 
 
 def _retry_after(seconds: float | None) -> dict[str, str]:
