@@ -23,7 +23,6 @@ the process-wide credential provider, so concurrent requests share one token ref
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +31,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -49,6 +48,7 @@ from llm_codex.server.response_store import (
     ResponseStore,
 )
 from llm_codex.server.streaming import EventStreamResponse, StreamEncoder, collect_turn
+from llm_codex.server.validation import parse_body
 
 __all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PORT", "ServerSettings", "create_app"]
 
@@ -87,7 +87,8 @@ def _log_info(request: Request) -> dict[str, Any]:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, refusing bodies over the limit (413) and bad JSON."""
+    """The request body as a JSON object, refusing bodies over the limit (413) and bad JSON
+    (:func:`.validation.parse_body`)."""
     limit: int = request.app.state.settings.max_body
     too_big = RequestRefused(
         f"The request body is larger than this server's limit of {limit} bytes (--max-body).",
@@ -99,18 +100,19 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise too_big
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
     try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
-        raise RequestRefused("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise RequestRefused("The request body must be a JSON object.", code="invalid_json")
-    return body
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:  # logged as 499 (client closed request), not as a failure
+        raise RequestRefused(
+            "The client closed the connection before sending the whole body.",
+            status=499,
+            code="client_closed_request",
+        ) from None
+    return parse_body(b"".join(chunks))
 
 
 class Backend:

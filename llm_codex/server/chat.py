@@ -58,6 +58,7 @@ from llm_codex.server.common import (
 from llm_codex.server.errors import RequestRefused, error_info
 from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
+from llm_codex.server.validation import CHAT_FIELDS, check_fields, expect, translating
 
 __all__ = [
     "ChatEncoder",
@@ -105,6 +106,10 @@ def _refuse(message: str, param: str | None = None, **kw: Any) -> RequestRefused
     return RequestRefused(message, param=param, **kw)
 
 
+_M = {"param": "messages"}
+_T = {"param": "tools"}
+
+
 # --- request -------------------------------------------------------------------------------------
 
 
@@ -128,11 +133,14 @@ def _user_content(content: Any, n: int) -> list[dict[str, Any]]:
             raise _refuse(f"messages[{n}].content parts must be objects.", "messages")
         kind = part.get("type")
         if kind == "text":
-            parts.append({"type": "input_text", "text": str(part.get("text") or "")})
+            text = expect(part.get("text"), "string", where=f"messages[{n}].content.text", **_M)
+            parts.append({"type": "input_text", "text": text or ""})
         elif kind == "image_url":
             parts.append(_image_part(part, n))
         elif kind == "file":
-            file = part.get("file") or {}
+            file = expect(part.get("file"), "object", where=f"messages[{n}].file", **_M) or {}
+            for key in ("file_data", "filename"):
+                expect(file.get(key), "string", where=f"messages[{n}].file.{key}", **_M)
             if not file.get("file_data"):
                 raise _refuse(
                     f"messages[{n}]: files must be sent inline ('file_data'); uploaded "
@@ -181,18 +189,22 @@ def messages_to_input(messages: Any) -> list[dict[str, Any]]:
                         "content": [{"type": "output_text", "text": text}],
                     }
                 )
-            for call in msg.get("tool_calls") or []:
+            calls = expect(msg.get("tool_calls"), "array", where=f"messages[{n}].tool_calls", **_M)
+            for call in calls or []:
                 if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
                     raise _refuse(f"messages[{n}].tool_calls entries need 'function'.", "messages")
                 fn = call["function"]
+                where = f"messages[{n}].tool_calls"
+                call_id = expect(call.get("id"), "string", where=f"{where}.id", **_M)
+                name = expect(fn.get("name"), "string", where=f"{where}.function.name", **_M)
                 arguments = fn.get("arguments")
                 if not isinstance(arguments, str):
                     arguments = json.dumps(arguments if arguments is not None else {})
                 items.append(
                     {
                         "type": "function_call",
-                        "call_id": str(call.get("id") or ""),
-                        "name": str(fn.get("name") or ""),
+                        "call_id": call_id or "",
+                        "name": name or "",
                         "arguments": arguments,
                     }
                 )
@@ -224,13 +236,12 @@ def function_tools(tools: Any) -> list[dict[str, Any]]:
         fn = tool.get("function")
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise _refuse(f"tools[{n}] needs 'function.name'.", "tools")
+        where = f"tools[{n}].function"
+        parameters = expect(fn.get("parameters"), "object", where=f"{where}.parameters", **_T)
+        strict = expect(fn.get("strict"), "boolean", where=f"{where}.strict", **_T)
+        description = expect(fn.get("description"), "string", where=f"{where}.description", **_T)
         out.append(
-            function_tool(
-                fn["name"],
-                fn.get("parameters"),
-                description=fn.get("description"),
-                strict=bool(fn.get("strict", False)),
-            )
+            function_tool(fn["name"], parameters, description=description, strict=bool(strict))
         )
     return out
 
@@ -249,6 +260,9 @@ def _text_format(fmt: Any) -> dict[str, Any] | None:
         spec = fmt.get("json_schema")
         if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
             raise _refuse("'response_format.json_schema.schema' is required.", "response_format")
+        for key, kind in (("name", "string"), ("description", "string"), ("strict", "boolean")):
+            where = f"response_format.json_schema.{key}"
+            expect(spec.get(key), kind, where=where, param="response_format")
         out: dict[str, Any] = {
             "type": "json_schema",
             "name": spec.get("name") or "output",
@@ -262,7 +276,17 @@ def _text_format(fmt: Any) -> dict[str, Any] | None:
 
 
 def translate_chat_request(body: dict[str, Any]) -> Translation:
-    """Turn a Chat Completions request body into a core request (or raise RequestRefused)."""
+    """Turn a Chat Completions request body into a core request (or raise RequestRefused).
+
+    The JSON types of the fields are checked first (:mod:`.validation`); any shape the
+    translation still does not foresee is refused with a 400 as well.
+    """
+    with translating("/v1/chat/completions"):
+        check_fields(body, CHAT_FIELDS)
+        return _translate(body)
+
+
+def _translate(body: dict[str, Any]) -> Translation:
     for name, message in _REFUSED_IF_SET.items():
         if body.get(name):
             raise _refuse(message, name, code="unsupported_parameter")
@@ -309,9 +333,13 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
     tier = body.get("service_tier")
     if tier in ("auto", "default"):
         tier = None
-    stream_options = body.get("stream_options")
-    if not isinstance(stream_options, dict):
-        stream_options = {}
+    stream_options = body.get("stream_options") or {}
+    expect(
+        stream_options.get("include_usage"),
+        "boolean",
+        where="stream_options.include_usage",
+        param="stream_options",
+    )
     user = body.get("safety_identifier") or body.get("user")
     request = CodexRequest(
         model=model,

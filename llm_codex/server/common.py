@@ -12,6 +12,7 @@ from typing import Any
 from llm_codex.core.catalog import MODEL_PREFIX
 from llm_codex.core.types import Usage
 from llm_codex.server.errors import RequestRefused
+from llm_codex.server.validation import header_safe_names
 
 __all__ = [
     "DROPPED_HEADER",
@@ -45,8 +46,11 @@ class Translation:
     echo: dict[str, Any] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
-        """The warning header naming dropped parameters (sorted), when any were dropped."""
-        return {DROPPED_HEADER: ",".join(sorted(self.dropped))} if self.dropped else {}
+        """The warning header naming dropped parameters (sorted; names unfit for a header are
+        replaced, see :func:`.validation.header_safe_names`), when any were dropped."""
+        if not self.dropped:
+            return {}
+        return {DROPPED_HEADER: ",".join(header_safe_names(self.dropped))}
 
 
 def new_id(prefix: str) -> str:

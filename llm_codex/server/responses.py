@@ -51,6 +51,7 @@ from llm_codex.server.common import (
 from llm_codex.server.errors import RequestRefused, error_info
 from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
+from llm_codex.server.validation import RESPONSES_FIELDS, check_fields, expect, translating
 
 __all__ = [
     "ResponsesEncoder",
@@ -130,7 +131,8 @@ def normalise_input(value: Any) -> list[dict[str, Any]]:
         if not isinstance(raw, dict):
             raise _refuse(f"input[{n}] must be an object.", "input")
         item = {k: v for k, v in raw.items() if k != "id"}
-        kind = item.get("type") or ("message" if "role" in item else None)
+        kind = expect(item.get("type"), "string", where=f"input[{n}].type", param="input")
+        kind = kind or ("message" if "role" in item else None)
         if kind is None:
             raise _refuse(f"input[{n}] has no 'type'.", "input")
         if kind == "item_reference":
@@ -161,7 +163,17 @@ def _text(role: str, text: str) -> dict[str, Any]:
 
 
 def translate_responses_request(body: dict[str, Any]) -> Translation:
-    """Turn a Responses API request body into a core request (or raise :class:`RequestRefused`)."""
+    """Turn a Responses API request body into a core request (or raise :class:`RequestRefused`).
+
+    The JSON types of the fields are checked first (:mod:`.validation`); any shape the
+    translation still does not foresee is refused with a 400 as well.
+    """
+    with translating("/v1/responses"):
+        check_fields(body, RESPONSES_FIELDS)
+        return _translate(body)
+
+
+def _translate(body: dict[str, Any]) -> Translation:
     dropped: list[str] = []
     for name, message in _REFUSED.items():
         if body.get(name):
@@ -184,17 +196,17 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
     instructions, items = split_system(items, instructions)
 
     reasoning = body.get("reasoning") or {}
-    if not isinstance(reasoning, dict):
-        raise _refuse("'reasoning' must be an object.", "reasoning")
+    for key in ("effort", "summary", "generate_summary"):
+        expect(reasoning.get(key), "string", where=f"reasoning.{key}", param="reasoning")
     text = body.get("text") or {}
-    if not isinstance(text, dict):
-        raise _refuse("'text' must be an object.", "text")
-    text_format = text.get("format")
+    expect(text.get("verbosity"), "string", where="text.verbosity", param="text")
+    text_format = expect(text.get("format"), "object", where="text.format", param="text")
     if isinstance(text_format, dict) and text_format.get("type") == "text":
         text_format = None
     tools = body.get("tools") or []
-    if not isinstance(tools, list):
-        raise _refuse("'tools' must be a list.", "tools")
+    for n, tool in enumerate(tools):
+        expect(tool, "object", where=f"tools[{n}]", param="tools")
+        expect(tool.get("type"), "string", where=f"tools[{n}].type", param="tools")
     tool_choice, sent_tools, choice_dropped = resolve_tool_choice(body.get("tool_choice"), tools)
     if choice_dropped:
         dropped.append("tool_choice")
