@@ -58,7 +58,7 @@ from llm_codex.server.common import (
 from llm_codex.server.errors import RequestRefused, error_info
 from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
-from llm_codex.server.validation import CHAT_FIELDS, check_fields, expect, translating
+from llm_codex.server.validation import CHAT_FIELDS, checked_translation, expect
 
 __all__ = [
     "ChatEncoder",
@@ -281,9 +281,7 @@ def translate_chat_request(body: dict[str, Any]) -> Translation:
     The JSON types of the fields are checked first (:mod:`.validation`); any shape the
     translation still does not foresee is refused with a 400 as well.
     """
-    with translating("/v1/chat/completions"):
-        check_fields(body, CHAT_FIELDS)
-        return _translate(body)
+    return checked_translation(body, CHAT_FIELDS, _translate, endpoint="/v1/chat/completions")
 
 
 def _translate(body: dict[str, Any]) -> Translation:

@@ -51,7 +51,7 @@ from llm_codex.server.common import (
 from llm_codex.server.errors import RequestRefused, error_info
 from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
-from llm_codex.server.validation import RESPONSES_FIELDS, check_fields, expect, translating
+from llm_codex.server.validation import RESPONSES_FIELDS, checked_translation, expect
 
 __all__ = [
     "ResponsesEncoder",
@@ -168,9 +168,7 @@ def translate_responses_request(body: dict[str, Any]) -> Translation:
     The JSON types of the fields are checked first (:mod:`.validation`); any shape the
     translation still does not foresee is refused with a 400 as well.
     """
-    with translating("/v1/responses"):
-        check_fields(body, RESPONSES_FIELDS)
-        return _translate(body)
+    return checked_translation(body, RESPONSES_FIELDS, _translate, endpoint="/v1/responses")
 
 
 def _translate(body: dict[str, Any]) -> Translation:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_codex.server.errors import RequestRefused
 
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_DEPTH",
     "RESPONSES_FIELDS",
     "check_fields",
+    "checked_translation",
     "expect",
     "header_safe_names",
     "parse_body",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llm_codex.server")
+T = TypeVar("T")
 
 #: Deepest nesting of arrays and objects accepted in a request body.
 MAX_DEPTH = 100
@@ -253,3 +255,16 @@ def header_safe_names(names: Iterable[str]) -> list[str]:
     if len(safe) > _MAX_LISTED:
         safe = [*safe[:_MAX_LISTED], "..."]
     return safe
+
+
+def checked_translation(
+    body: dict[str, Any],
+    fields: Mapping[str, tuple[str, ...]],
+    translate: Callable[[dict[str, Any]], T],
+    *,
+    endpoint: str,
+) -> T:
+    """``translate(body)`` after :func:`check_fields`, under :func:`translating`."""
+    with translating(endpoint):
+        check_fields(body, fields)
+        return translate(body)
