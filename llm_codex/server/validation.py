@@ -114,7 +114,10 @@ def _type_name(value: Any) -> str:
 
 
 def _matches(value: Any, kinds: tuple[str, ...]) -> bool:
-    return _type_name(value) in kinds or ("number" in kinds and _type_name(value) == "integer")
+    name = _type_name(value)
+    if name == "number" and "integer" in kinds:  # JSON Schema: 1.0 is an integer
+        return float(value).is_integer()
+    return name in kinds or ("number" in kinds and name == "integer")
 
 
 def expect(value: Any, kinds: tuple[str, ...] | str, *, where: str, param: str) -> Any:
