@@ -272,7 +272,7 @@ def _through_the_boundary(body: dict, translate) -> None:
         assert "\r" not in value and "\n" not in value
 
 
-_PURE = settings(max_examples=400, derandomize=True, deadline=None, database=None)
+_PURE = settings(max_examples=200, derandomize=True, deadline=None, database=None)
 
 
 @_PURE
@@ -290,7 +290,7 @@ def test_responses_translation_refuses_or_translates_any_body(body):
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     derandomize=True,
     deadline=None,
     database=None,
@@ -326,8 +326,8 @@ def test_truncated_upload_is_not_a_server_error(server, codex_login, server_erro
 # into requests, valid ones (positive) and ones that break the schema on purpose (negative: wrong
 # types, missing required fields, junk bodies), with a fixed seed and a bounded number of cases.
 
-#: Cases per operation and mode of the OpenAPI sweep: 4 x 40 = 160 requests in all.
-OPENAPI_CASES = 40
+#: Cases per operation and mode of the OpenAPI sweep: 4 x 25 = 100 requests in all.
+OPENAPI_CASES = 25
 
 
 @pytest.fixture(scope="module")
