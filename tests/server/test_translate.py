@@ -404,7 +404,9 @@ def test_responses_stream_failure_events():
     )
     failed = enc.fail(failure)
     assert failed[0]["type"] == "response.failed"
-    assert failed[0]["response"]["error"]["code"] == "boom"
+    # a code outside OpenAI's ResponseErrorCode enum is mapped, the original kept in the message
+    assert failed[0]["response"]["error"]["code"] == "server_error"
+    assert failed[0]["response"]["error"]["message"].endswith("(backend code: boom)")
     assert failed[0]["response"]["output"][0]["content"][0]["text"] == "partial"
     error = enc.fail(core.StreamClosedEarly("closed"))
     assert error[0]["type"] == "error" and error[0]["code"] == "stream_error"
