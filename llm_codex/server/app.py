@@ -39,6 +39,7 @@ from llm_codex.core import errors as core_errors
 from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server import chat, responses
 from llm_codex.server.common import model_slug, new_id
+from llm_codex.server.disconnect import client_left, until_client_leaves
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info, error_response
 from llm_codex.server.middleware import access_record, middleware_stack
 from llm_codex.server.response_store import (
@@ -107,11 +108,7 @@ async def read_json(request: Request) -> dict[str, Any]:
                 raise too_big
             chunks.append(chunk)
     except ClientDisconnect:  # logged as 499 (client closed request), not as a failure
-        raise RequestRefused(
-            "The client closed the connection before sending the whole body.",
-            status=499,
-            code="client_closed_request",
-        ) from None
+        raise client_left() from None
     return parse_body(b"".join(chunks))
 
 
@@ -206,9 +203,12 @@ async def read_turn(
     feed: Callable[[StreamEvent], object] | None = None,
 ) -> tuple[Any, str | None]:
     """:func:`~llm_codex.server.streaming.collect_turn` for a handler: the backend stream is
-    always closed and the usage recorded for the access log."""
+    always closed and the usage recorded for the access log. A client that hangs up ends the
+    turn at once, and the upstream request with it (:func:`.disconnect.until_client_leaves`)."""
     try:
-        result, incomplete = await collect_turn(first, stream, feed=feed)
+        result, incomplete = await until_client_leaves(
+            request.receive, collect_turn(first, stream, feed=feed)
+        )
     finally:
         await _aclose(stream)
     _log_info(request)["usage"] = result.usage

@@ -35,7 +35,6 @@ from llm_codex.server.anthropic.tokens import count_request_tokens
 from llm_codex.server.anthropic.translate import translate_messages_request
 from llm_codex.server.common import new_id
 from llm_codex.server.errors import RequestRefused
-from llm_codex.server.streaming import collect_turn
 
 __all__ = [
     "DEFAULT_PING_INTERVAL",
@@ -108,12 +107,8 @@ async def create_message(request: Request) -> Response:
         return app._event_stream(
             request, encoder, first, stream, tr, ping=PING, ping_interval=interval
         )
-    try:
-        result, incomplete = await collect_turn(first, stream)
-    finally:
-        await app._aclose(stream)
+    result, incomplete = await app.read_turn(request, first, stream)
     usage = result.usage
-    app._log_info(request)["usage"] = usage
     obj = message_object(
         message_id=message_id,
         model=tr.echo_model,
