@@ -23,6 +23,7 @@ the process-wide credential provider, so concurrent requests share one token ref
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -78,6 +79,12 @@ class ServerSettings:
     store_size: int = DEFAULT_STORE_SIZE
     store_ttl: float = DEFAULT_STORE_TTL
     store_memory: int = DEFAULT_STORE_MEMORY
+    #: Seconds a client has to send a request's headers (from connecting, or from its first
+    #: byte on a kept-alive connection), to send the whole body, and to start another request
+    #: on a kept-alive connection; then it gets 408 or the connection is closed.
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    keep_alive_timeout: float = 5.0
 
 
 # --- helpers for handlers ------------------------------------------------------------------------
@@ -88,8 +95,8 @@ def _log_info(request: Request) -> dict[str, Any]:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, refusing bodies over the limit (413) and bad JSON
-    (:func:`.validation.parse_body`)."""
+    """The request body as a JSON object, refusing bodies over the limit (413), bodies slower
+    than ``body_timeout`` (408) and bad JSON (:func:`.validation.parse_body`)."""
     limit: int = request.app.state.settings.max_body
     too_big = RequestRefused(
         f"The request body is larger than this server's limit of {limit} bytes (--max-body).",
@@ -101,14 +108,26 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise too_big
     chunks: list[bytes] = []
     size = 0
-    try:
+
+    async def read_all() -> None:
+        nonlocal size
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise too_big
             chunks.append(chunk)
+
+    timeout: float = request.app.state.settings.body_timeout
+    try:
+        await asyncio.wait_for(read_all(), timeout)
     except ClientDisconnect:  # logged as 499 (client closed request), not as a failure
         raise client_left() from None
+    except asyncio.TimeoutError:
+        raise RequestRefused(
+            f"The request body did not arrive within {timeout:g} s.",
+            status=408,
+            code="request_timeout",
+        ) from None
     return parse_body(b"".join(chunks))
 
 

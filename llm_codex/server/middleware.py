@@ -3,7 +3,8 @@
 Outermost first (:func:`middleware_stack` builds the list in this order):
 
 - :class:`AccessLog` — one line per request on the ``llm_codex.server.access`` logger; routes
-  add the model and the token usage through :func:`access_record`.
+  add the model and the token usage through :func:`access_record`. What the client chose
+  (path, model) is escaped and cut, so it can neither forge lines nor make huge ones.
 - :class:`HostCheck` — DNS-rebinding defence: only loopback names, the bound address and
   ``--allow-host`` names (any IP literal when bound to a wildcard address); 403 otherwise.
 - Starlette's ``CORSMiddleware`` — only when ``--cors-origin`` was given.
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llm_codex.server.common import DROPPED_HEADER
 from llm_codex.server.errors import ErrorInfo, error_response
+from llm_codex.server.validation import printable
 
 if TYPE_CHECKING:
     from llm_codex.server.app import ServerSettings
@@ -118,10 +120,10 @@ def _log_access(scope: Scope, record: dict[str, Any], duration: float) -> None:
     access_logger.info(
         '%s "%s %s" %s model=%s ttfb=%s dur=%.3fs tokens=%s',
         who,
-        scope.get("method", "-"),
-        scope.get("path", "-"),
+        printable(scope.get("method", "-"), 16),
+        printable(scope.get("path", "-"), 200),
         record.get("status"),
-        record.get("model") or "-",
+        printable(record.get("model") or "-", 80),
         f"{ttfb:.3f}s" if ttfb is not None else "-",
         duration,
         tokens,

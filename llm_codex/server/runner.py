@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from llm_codex.server.app import ServerSettings, create_app
+from llm_codex.server.deadlines import ConnectionDeadlines
 
 __all__ = [
     "ServerThread",
@@ -79,6 +80,13 @@ class _Server(uvicorn.Server):
             self._on_started(self.port)
 
 
+def _protocol_class(name: str) -> type:
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    return import_from_string(HTTP_PROTOCOLS[name])
+
+
 def make_server(
     settings: ServerSettings,
     *,
@@ -89,10 +97,12 @@ def make_server(
     stack: tuple[str, str] | None = None,
 ) -> _Server:
     """A uvicorn server for ``settings`` (uvicorn's own access log off: we log our own), on
-    ``stack`` (``(loop, http)``, default :func:`http_stack`)."""
+    ``stack`` (``(loop, http)``, default :func:`http_stack`), with the connection deadlines of
+    :mod:`.deadlines` and ``settings.keep_alive_timeout``."""
     loop, http = stack or http_stack()
+    deadlines = ConnectionDeadlines(header_timeout=settings.header_timeout)
     config = uvicorn.Config(
-        app if app is not None else create_app(settings),
+        deadlines.app(app if app is not None else create_app(settings)),
         host=settings.host.strip("[]"),
         port=settings.port,
         log_level=log_level,
@@ -100,9 +110,10 @@ def make_server(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=graceful_timeout,
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
         lifespan="on",
         loop=loop,
-        http=http,
+        http=deadlines.protocol(_protocol_class(http)),
     )
     return _Server(config, on_started)
 

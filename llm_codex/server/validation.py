@@ -35,6 +35,7 @@ __all__ = [
     "expect",
     "header_safe_names",
     "parse_body",
+    "printable",
     "translating",
 ]
 
@@ -197,16 +198,19 @@ def _lone_surrogate(body: Any) -> RequestRefused:
     where = _surrogate_path(body, "") or "a string"
     return RequestRefused(
         f"The request body holds a lone UTF-16 surrogate (such as \\ud800) in "
-        f"'{_printable(where)}': strings must be valid Unicode.",
+        f"'{printable(where)}': strings must be valid Unicode.",
         code="invalid_json",
     )
 
 
-def _printable(text: str, limit: int = 80) -> str:
-    """``text`` with lone surrogates and control characters escaped, cut to ``limit``."""
-    cleaned = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cleaned)
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+def printable(text: str, limit: int = 80) -> str:
+    """``text`` fit for one log line: lone surrogates, CR/LF and other control characters
+    escaped (``\\r``), cut to ``limit`` characters with an ellipsis."""
+    head = text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in head)
+    if len(text) <= limit and len(cleaned) <= limit:
+        return cleaned
+    return cleaned[: limit - 1] + "…"
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -235,7 +239,7 @@ def translating(endpoint: str) -> Iterator[None]:
             "refused a %s request of an unsupported shape (%s: %s)",
             endpoint,
             type(exc).__name__,
-            _printable(str(exc)),
+            printable(str(exc)),
         )
         raise RequestRefused(
             f"The request body has a value of a type or shape {endpoint} does not support.",

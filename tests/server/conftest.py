@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import openai
 import pytest
@@ -55,3 +56,24 @@ def openai_document() -> dict:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     return json.loads(json.dumps(document, default=str))
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def server_errors():
+    """Every ERROR record of the server and of uvicorn (a traceback is one) during the test."""
+    handler = _Records()
+    loggers = [logging.getLogger(n) for n in ("llm_codex.server", "uvicorn.error", "uvicorn")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler.records
+    for logger in loggers:
+        logger.removeHandler(handler)

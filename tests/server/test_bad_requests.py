@@ -8,7 +8,6 @@ socket in front of the fake backend, with fixed seeds and a bounded number of ca
 from __future__ import annotations
 
 import json
-import logging
 import socket
 from collections import Counter
 
@@ -62,27 +61,6 @@ RESPONSES_FIELD_NAMES = [
     "max_output_tokens", "temperature", "top_p", "truncation", "metadata", "max_tool_calls",
     "top_logprobs", "stream_options",
 ]  # fmt: skip
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def server_errors():
-    """Every ERROR record of the server and of uvicorn (a traceback is one) during the test."""
-    handler = _Records()
-    loggers = [logging.getLogger(n) for n in ("llm_codex.server", "uvicorn.error", "uvicorn")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    yield handler.records
-    for logger in loggers:
-        logger.removeHandler(handler)
 
 
 def _with(base: dict, dotted: str, value: object) -> dict:
