@@ -18,7 +18,9 @@ This module does not import ``llm``: it computes ``llm.user_dir()`` the same way
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
     "CLIENT_ID",
@@ -33,6 +35,7 @@ __all__ = [
     "client_version",
     "codex_cli_auth_path",
     "codex_home",
+    "environment_problems",
     "is_current_backend",
     "llm_user_dir",
     "models_cache_path",
@@ -163,3 +166,61 @@ def official_models_path() -> Path:
 def refresh_marks_path() -> Path:
     """Refresh marks ("possibly spent", "needs sign-in") of borrowed Codex CLI logins."""
     return state_dir() / "refresh-marks.json"
+
+
+_URL_VARIABLES = ("LLM_CODEX_BASE_URL", "LLM_CODEX_AUTH_URL", "LLM_CODEX_API_URL")
+_SECONDS_VARIABLES = (
+    "LLM_CODEX_IDLE_TIMEOUT",
+    "LLM_CODEX_LOGIN_TIMEOUT",
+    "LLM_CODEX_DEVICE_POLL_INTERVAL",
+    "LLM_CODEX_DEVICE_TIMEOUT",
+)
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_PERCENT = re.compile(r"\d+(\.\d+)?%?")
+_OFF = {"off", "none", "no", "false"}
+
+
+def _url_problem(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return True
+    return (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    )
+
+
+def environment_problems(environ: dict[str, str] | None = None) -> list[str]:
+    """One sentence for each ``LLM_CODEX_*`` variable that is set to a value llm-codex cannot use
+    (elsewhere such values are ignored or fall back to a default); ``[]`` when all are fine."""
+    env = os.environ if environ is None else environ
+    problems = []
+    for name in _URL_VARIABLES:
+        value = env.get(name, "").strip()
+        if value and _url_problem(value):
+            problems.append(f"{name}={value!r} is not an http(s) URL such as https://host/path.")
+    for name in _SECONDS_VARIABLES:
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            ok = float(value) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"{name}={value!r} is not a positive number of seconds.")
+    version = env.get("LLM_CODEX_CLIENT_VERSION", "").strip()
+    if version and not _VERSION.fullmatch(version):
+        problems.append(f"LLM_CODEX_CLIENT_VERSION={version!r} is not a version such as 0.169.0.")
+    warning = env.get("LLM_CODEX_USAGE_WARNING", "").strip()
+    if (
+        warning
+        and warning.lower() not in _OFF
+        and not (_PERCENT.fullmatch(warning) and float(warning.rstrip("%")) <= 100)
+    ):
+        problems.append(
+            f"LLM_CODEX_USAGE_WARNING={warning!r} is not a percentage (such as 80) or 'off'."
+        )
+    return problems

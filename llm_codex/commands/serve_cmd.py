@@ -20,6 +20,8 @@ from llm_codex.server.response_store import (
 
 __all__ = ["parse_size", "serve"]
 
+#: Shorter API keys are accepted with a warning.
+MIN_KEY_LENGTH = 16
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3}
 
 
@@ -166,11 +168,14 @@ def serve(
         llm codex serve
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=x python my_script.py
     """
+    from llm_codex.config import environment_problems
     from llm_codex.server.anthropic.models import parse_alias
     from llm_codex.server.app import ServerSettings
     from llm_codex.server.middleware import is_loopback_host
     from llm_codex.server.runner import (
+        BindError,
         base_url,
+        bind_socket,
         configure_access_log,
         describe_stack,
         http_stack,
@@ -190,6 +195,19 @@ def serve(
         aliases = tuple(parse_alias(text) for text in anthropic_aliases)
     except Exception as exc:
         raise click.BadParameter(str(exc), param_hint="--anthropic-alias") from None
+    if parse_size(max_body) < 1:
+        raise click.BadParameter("must be at least 1 byte (e.g. 20MB).", param_hint="--max-body")
+    if graceful_timeout < 0:
+        raise click.BadParameter("must be 0 or more seconds.", param_hint="--graceful-timeout")
+    problems = environment_problems()
+    if problems:
+        raise click.ClickException(" ".join(problems))
+    if api_key and len(api_key) < MIN_KEY_LENGTH:
+        click.echo(
+            f"Warning: the API key is only {len(api_key)} characters long and easy to guess; "
+            f"use at least {MIN_KEY_LENGTH} random characters.",
+            err=True,
+        )
     settings = ServerSettings(
         host=host,
         port=port,
@@ -216,21 +234,29 @@ def serve(
         url = base_url(host, bound_port)
         click.echo(_startup_message(url, api_key, signed_in, describe_stack(stack)), err=True)
 
-    server = make_server(
-        settings, graceful_timeout=graceful_timeout, on_started=announce, stack=stack
-    )
-    # uvicorn reports a failed bind through its own logger ("[Errno 98] ... address already in
-    # use") and exits; we then add one sentence and exit 1.
-    try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled, after shutting down
-        pass
-    except SystemExit:  # uvicorn exits (code 3) when it cannot bind
-        if server.started:
-            raise
-    if not server.started:
+    def waiting(streams: int) -> None:
         click.echo(
-            f"Error: could not listen on {base_url(host, port)} (is the port in use? try --port).",
+            f"llm-codex: waiting for {streams} open request{'s' if streams != 1 else ''} to "
+            f"finish (at most {graceful_timeout:g} s); press Ctrl+C again to end them now.",
             err=True,
         )
-        sys.exit(1)
+
+    try:
+        sock = bind_socket(host, port)  # binding here gives the true reason of a failure
+    except BindError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = make_server(
+        settings,
+        graceful_timeout=graceful_timeout,
+        on_started=announce,
+        on_waiting=waiting,
+        stack=stack,
+    )
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled, after shutting down
+        pass
+    finally:
+        sock.close()
+    if server.force_exit:  # a second Ctrl+C ended open requests: the usual status for SIGINT
+        sys.exit(130)

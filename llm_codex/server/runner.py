@@ -7,7 +7,11 @@ Shutdown is graceful: open streams get ``graceful_timeout`` seconds to finish.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -19,8 +23,10 @@ from llm_codex.server.app import ServerSettings, create_app
 from llm_codex.server.deadlines import ConnectionDeadlines
 
 __all__ = [
+    "BindError",
     "ServerThread",
     "base_url",
+    "bind_socket",
     "configure_access_log",
     "describe_stack",
     "http_stack",
@@ -60,13 +66,91 @@ def base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that calls ``on_started(port)`` once its socket is bound."""
+class BindError(OSError):
+    """The server cannot listen where it was asked to; ``str()`` is one sentence saying why."""
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[int], None] | None) -> None:
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (not yet listening), or :class:`BindError` with the true
+    reason: a name that does not resolve, a port in use, a privileged port, an address that is
+    not this machine's."""
+    where = base_url(host, port).removeprefix("http://")
+    name = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BindError(
+            f"Cannot listen on {where}: the host name {host!r} does not resolve "
+            f"({getattr(exc, 'strerror', None) or exc})."
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = {
+            errno.EADDRINUSE: f"port {port} is already in use (try another --port, or 0)",
+            errno.EACCES: "permission denied (ports below 1024 need privileges)",
+            errno.EADDRNOTAVAIL: f"{name} is not an address of this machine",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise BindError(f"Cannot listen on {where}: {reason}.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that calls ``on_started(port)`` once its socket is bound, and shuts
+    down in two steps: the first Ctrl+C lets open answers finish (``on_waiting(n)`` says how
+    many), the second ends them at once by closing their connections; either way each answer
+    ends through its normal path (upstream request closed, no traceback)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[int], None] | None,
+        *,
+        graceful_timeout: float,
+        on_waiting: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._on_waiting = on_waiting
+        self._graceful_timeout = graceful_timeout
         self.port: int | None = None
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        open_answers = len(self.server_state.tasks)
+        if open_answers and self._on_waiting is not None:
+            self._on_waiting(open_answers)
+        ender = asyncio.ensure_future(self._end_answers_when_due())
+        try:
+            await super().shutdown(sockets=sockets)
+            if self.force_exit:  # uvicorn stops waiting at once: let the answers end cleanly
+                await ender
+                for _ in range(100):
+                    if not self.server_state.tasks:
+                        break
+                    await asyncio.sleep(0.02)
+                # uvicorn skips the app's shutdown then, which leaves its lifespan task to be
+                # cancelled with a traceback; ours only closes the backend client: run it
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.lifespan.shutdown(), 2)
+        finally:
+            ender.cancel()
+
+    async def _end_answers_when_due(self) -> None:
+        """After the graceful timeout or a second Ctrl+C, close every open connection: each
+        answer then sees its client gone and ends as it would for a client that hung up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._graceful_timeout
+        while not self.force_exit and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.close()
 
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets=sockets)
@@ -92,6 +176,7 @@ def make_server(
     *,
     graceful_timeout: float = 30.0,
     on_started: Callable[[int], None] | None = None,
+    on_waiting: Callable[[int], None] | None = None,
     app: Any = None,
     log_level: str = "warning",
     stack: tuple[str, str] | None = None,
@@ -109,13 +194,15 @@ def make_server(
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=graceful_timeout,
+        # the open answers are ended by _Server at graceful_timeout; uvicorn's own timeout
+        # (which cancels them, logging tracebacks) is only the backstop
+        timeout_graceful_shutdown=graceful_timeout + 5,
         timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
         lifespan="on",
         loop=loop,
         http=deadlines.protocol(_protocol_class(http)),
     )
-    return _Server(config, on_started)
+    return _Server(config, on_started, graceful_timeout=graceful_timeout, on_waiting=on_waiting)
 
 
 def configure_access_log(stream: Any = None) -> None:
