@@ -167,12 +167,18 @@ class Backend:
 async def _open(request: Request, req: CodexRequest) -> tuple[list[StreamEvent], Any]:
     """Start the backend stream and wait for its first batch of events, so that failures
     before any output (no login, usage limit, Cloudflare, 5xx…) become a proper HTTP error
-    status. Returns that batch and the stream of the next ones (one per network read)."""
+    status. Returns that batch and the stream of the next ones (one per network read).
+    A client that hangs up meanwhile ends the wait, and the upstream request with it."""
     stream = request.app.state.backend.client().stream_batches(req)
+
+    async def first_batch() -> list[StreamEvent]:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return []
+
     try:
-        first = await stream.__anext__()
-    except StopAsyncIteration:
-        first = []
+        first = await until_client_leaves(request.receive, first_batch())
     except BaseException:
         await _aclose(stream)
         raise

@@ -71,6 +71,22 @@ def test_non_streaming_client_hanging_up_cancels_the_upstream_request(
     assert spy.outcomes[0].startswith("abandoned")
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_hanging_up_before_the_first_event_cancels_the_upstream_request(
+    codex_backend, codex_login, stream
+):
+    """While the backend has not answered yet (a long think), a client that leaves ends the
+    upstream request too."""
+    codex_backend.enqueue_slow("late", delay=8)
+    spy = UpstreamSpy()
+    body = {"model": "gpt-5.5", "input": "hi", "stream": stream}
+    with ServerThread(ServerSettings(port=0), client=spy) as server:
+        with pytest.raises(httpx2.TimeoutException):
+            httpx2.post(server.url + "/v1/responses", json=body, timeout=1.0)
+        assert spy.finished.wait(30)
+    assert spy.outcomes == ["abandoned"]  # before its first event
+
+
 # --- slow and idle connections -------------------------------------------------------------------
 
 QUICK = {"header_timeout": 1.0, "body_timeout": 1.0, "keep_alive_timeout": 1.0}
