@@ -59,21 +59,37 @@ def openai_document() -> dict:
 
 
 class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
 
 
+def _capture(names: tuple[str, ...], level: int):
+    """The records of level ``level`` or more of the loggers ``names`` while in use (handlers on
+    the loggers themselves: 'llm codex serve' stops the access log propagating to the root)."""
+    handler = _Records(level)
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if logger.getEffectiveLevel() > level:
+            logger.setLevel(level)
+    yield handler.records
+    for logger, old in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+
+
 @pytest.fixture
 def server_errors():
     """Every ERROR record of the server and of uvicorn (a traceback is one) during the test."""
-    handler = _Records()
-    loggers = [logging.getLogger(n) for n in ("llm_codex.server", "uvicorn.error", "uvicorn")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    yield handler.records
-    for logger in loggers:
-        logger.removeHandler(handler)
+    yield from _capture(("llm_codex.server", "uvicorn.error", "uvicorn"), logging.ERROR)
+
+
+@pytest.fixture
+def access_log():
+    """The records of the access log during the test."""
+    yield from _capture(("llm_codex.server.access",), logging.INFO)

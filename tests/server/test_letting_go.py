@@ -3,7 +3,6 @@ and of what it writes to its log."""
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -174,36 +173,19 @@ def test_long_streams_outlive_the_header_deadline(serve, codex_login, codex_back
 # --- the access log ------------------------------------------------------------------------------
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-def test_access_log_escapes_and_cuts_what_clients_choose(server, codex_login):
+def test_access_log_escapes_and_cuts_what_clients_choose(server, codex_login, access_log):
     """Reproduced: CR/LF in a model name or path forged access-log lines, and a 1 MB model name
     made a 1 MB line."""
-    logger = logging.getLogger("llm_codex.server.access")
-    handler, level = _Lines(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
     forged = 'x\r\n10:00:00 127.0.0.1:1 "GET /admin" 200'
-    try:
-        with httpx2.Client(base_url=server.url, timeout=30) as http:
-            http.post("/v1/responses", json={"model": forged, "input": "hi"})
-            http.post("/v1/responses", json={"model": "m" * 1_000_000, "input": "hi"})
-            http.get("/v1/models/a%0d%0aforged")
-        for _ in range(100):  # a line is written once its answer is sent: wait for the last
-            if len(handler.lines) >= 3:
-                break
-            time.sleep(0.05)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    lines = handler.lines
+    with httpx2.Client(base_url=server.url, timeout=30) as http:
+        http.post("/v1/responses", json={"model": forged, "input": "hi"})
+        http.post("/v1/responses", json={"model": "m" * 1_000_000, "input": "hi"})
+        http.get("/v1/models/a%0d%0aforged")
+    for _ in range(100):  # a line is written once its answer is sent: wait for the last
+        if len(access_log) >= 3:
+            break
+        time.sleep(0.05)
+    lines = [record.getMessage() for record in access_log]
     assert len(lines) == 3
     assert all("\n" not in line and "\r" not in line for line in lines)
     assert "\\r\\n" in lines[0] and "\\r\\n" in lines[2]
