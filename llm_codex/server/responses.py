@@ -490,6 +490,8 @@ class ResponsesEncoder(FrameEncoder):
                 self._synthesised.add(index)
             self._item_ids[index] = item_id
             self._kinds[index] = item.get("type", "")
+            if item.get("type") == "image_generation_call":
+                item.setdefault("result", None)  # the schema requires it; none yet
             out.append(self._event("response.output_item.added", output_index=index, item=item))
         elif isinstance(event, TextDelta):
             index = event.output_index

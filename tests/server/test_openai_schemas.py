@@ -111,14 +111,23 @@ def test_response_object_conforms_and_echoes_tools_normalised(
     assert sent == obj["tools"]  # the echo is what the backend got
 
 
-def test_response_stream_events_conform(server, codex_login, codex_backend, event_schema):
+@pytest.mark.parametrize("turn", ["tool call", "reasoning", "image", "incomplete"])
+def test_response_stream_events_conform(server, codex_login, codex_backend, event_schema, turn):
     """Every event of a Responses stream conforms to ``ResponseStreamEvent``."""
-    codex_backend.enqueue_tool_call("get_weather", '{"city": "Paris"}')
     body = {"model": "gpt-5.5", "input": "weather?", "tools": TOOLS, "stream": True}
+    if turn == "tool call":
+        codex_backend.enqueue_tool_call("get_weather", '{"city": "Paris"}')
+    elif turn == "reasoning":
+        body["reasoning"] = {"effort": "low", "summary": "auto"}
+    elif turn == "image":
+        codex_backend.enqueue_image_generation()
+        body["tools"] = [{"type": "image_generation"}]
+    else:
+        codex_backend.enqueue_incomplete()
     answer = httpx2.post(server.url + "/v1/responses", json=body, timeout=30)
     events = _sse_events(answer.text)
     assert events[0]["type"] == "response.created"
-    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["type"] in ("response.completed", "response.incomplete")
     for event in events:
         _conforms(event_schema(event), event)
 
