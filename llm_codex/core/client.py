@@ -216,6 +216,76 @@ class _BodyHead:
             raise err
 
 
+class _TurnReader:
+    """The body of one 2xx ``/responses`` answer, read by both twins: network reads in, typed
+    events out.
+
+    :meth:`feed` takes one network read and returns the events it completed (the idle clock
+    counts events, not bytes, so keep-alive comments cannot hold a turn open);
+    :meth:`tail` handles end of body (a last event without its blank line still counts; a body
+    with no event at all is named for what it was); :meth:`check_end` raises the turn's
+    failure, if any.
+    """
+
+    __slots__ = (
+        "_assemble",
+        "_decode",
+        "_head",
+        "_idle",
+        "_idle_timeout",
+        "_split",
+        "asm",
+        "decoder",
+    )
+
+    def __init__(
+        self, req: CodexRequest, headers: Mapping[str, str], *, idle_timeout: float | None
+    ) -> None:
+        self.asm = _start_assembler(req, headers)
+        self.decoder = SSEDecoder()
+        self._decode = Utf8Decoder().decode
+        self._split = self.decoder.feed_text
+        self._assemble = self.asm.feed_text
+        self._idle = EventIdleClock(idle_timeout)
+        self._idle_timeout = idle_timeout
+        self._head = _BodyHead()
+
+    @property
+    def done(self) -> bool:
+        """Whether the turn's terminal event has arrived (reading may stop)."""
+        return self.asm.done
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """The events one network read completes; raises the idle error when no event has
+        arrived for longer than the idle timeout."""
+        text = self._split(self._decode(chunk))
+        if text and completes_event(text):
+            self._idle.event()
+            self._head.seen_event = True
+        else:
+            self._head.keep(chunk)
+            if self._idle.expired():
+                raise idle_error(self._idle_timeout, self.asm)
+        return self._assemble(text)
+
+    def tail(self, headers: Mapping[str, str], url: str) -> list[StreamEvent]:
+        """At end of body: the events of a last unterminated event, if any; a body that held
+        no event at all raises the error naming what it was instead."""
+        if self.asm.done:
+            return []
+        events = self.asm.feed_tail(self.decoder.flush_text())
+        if not events and not self._head.seen_event:
+            self._head.refuse_non_stream(headers, url)
+        return events
+
+    def check_end(self) -> None:
+        """Raise the turn's failure: a failed/incomplete response, or a body that ended early."""
+        if self.asm.error is not None:
+            raise self.asm.error
+        if not self.asm.done:
+            raise self.asm.eof_error()
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -326,39 +396,21 @@ class CodexClient(_ClientBase):
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
                     refuse_web_page(resp.headers, url)
-                    asm = _start_assembler(req, resp.headers)
-                    decode = Utf8Decoder().decode
-                    decoder = SSEDecoder()
-                    split = decoder.feed_text
-                    assemble = asm.feed_text
-                    idle = EventIdleClock(self.idle_timeout)
-                    head = _BodyHead()
+                    reader = _TurnReader(req, resp.headers, idle_timeout=self.idle_timeout)
+                    asm = reader.asm
+                    feed = reader.feed
                     for chunk in resp.iter_bytes():
-                        text = split(decode(chunk))
-                        if text and completes_event(text):
-                            idle.event()
-                            head.seen_event = True
-                        else:
-                            head.keep(chunk)
-                            if idle.expired():
-                                raise idle_error(self.idle_timeout, asm)
-                        events = assemble(text)
+                        events = feed(chunk)
                         if events:
                             attempts.yielded = True
                             yield from events
                         if asm.done:
                             break
-                    if not asm.done:  # EOF: a last event without its blank line still counts
-                        events = asm.feed_tail(decoder.flush_text())
-                        if events:
-                            attempts.yielded = True
-                            yield from events
-                        elif not head.seen_event:
-                            head.refuse_non_stream(resp.headers, url)
-                    if asm.error is not None:
-                        raise asm.error
-                    if not asm.done:
-                        raise asm.eof_error()
+                    events = reader.tail(resp.headers, url)
+                    if events:
+                        attempts.yielded = True
+                        yield from events
+                    reader.check_end()
                     return
             except httpx2.HTTPError as exc:
                 err = transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
@@ -513,40 +565,22 @@ class AsyncCodexClient(_ClientBase):
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
                     refuse_web_page(resp.headers, url)
-                    asm = _start_assembler(req, resp.headers)
-                    decode = Utf8Decoder().decode
-                    decoder = SSEDecoder()
-                    split = decoder.feed_text
-                    assemble = asm.feed_text
-                    idle = EventIdleClock(self.idle_timeout)
-                    head = _BodyHead()
+                    reader = _TurnReader(req, resp.headers, idle_timeout=self.idle_timeout)
+                    asm = reader.asm
+                    feed = reader.feed
                     chunks = resp.aiter_bytes()
                     async for chunk in chunks:
-                        text = split(decode(chunk))
-                        if text and completes_event(text):
-                            idle.event()
-                            head.seen_event = True
-                        else:
-                            head.keep(chunk)
-                            if idle.expired():
-                                raise idle_error(self.idle_timeout, asm)
-                        events = assemble(text)
+                        events = feed(chunk)
                         if events:
                             attempts.yielded = True
                             yield events
                         if asm.done:
                             break
-                    if not asm.done:  # EOF: a last event without its blank line still counts
-                        events = asm.feed_tail(decoder.flush_text())
-                        if events:
-                            attempts.yielded = True
-                            yield events
-                        elif not head.seen_event:
-                            head.refuse_non_stream(resp.headers, url)
-                    if asm.error is not None:
-                        raise asm.error
-                    if not asm.done:
-                        raise asm.eof_error()
+                    events = reader.tail(resp.headers, url)
+                    if events:
+                        attempts.yielded = True
+                        yield events
+                    reader.check_end()
                     await _drain_briefly(chunks)
                     return
             except httpx2.HTTPError as exc:
