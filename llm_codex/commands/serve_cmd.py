@@ -11,12 +11,12 @@ import sys
 
 import click
 
-from llm_codex.server.app import DEFAULT_MAX_BODY, DEFAULT_PORT
 from llm_codex.server.response_store import (
     DEFAULT_STORE_MEMORY,
     DEFAULT_STORE_SIZE,
     DEFAULT_STORE_TTL,
 )
+from llm_codex.server.settings import DEFAULT_MAX_BODY, DEFAULT_PORT
 
 __all__ = ["parse_size", "serve"]
 
@@ -170,7 +170,6 @@ def serve(
     """
     from llm_codex.config import environment_problems
     from llm_codex.server.anthropic.models import parse_alias
-    from llm_codex.server.app import ServerSettings
     from llm_codex.server.middleware import is_loopback_host
     from llm_codex.server.runner import (
         BindError,
@@ -181,6 +180,7 @@ def serve(
         http_stack,
         make_server,
     )
+    from llm_codex.server.settings import ServerSettings
 
     api_key = api_key or None
     if not is_loopback_host(host) and not api_key:

@@ -12,7 +12,7 @@ depending on which HTTP implementation uvicorn runs (h11, httptools…):
 - :meth:`~ConnectionDeadlines.app` wraps the ASGI app to tell the protocol when a request has
   started (its headers are complete) and when its answer has ended.
 
-The request *body* has its own overall deadline, in :func:`llm_codex.server.app.read_json`.
+The request *body* has its own overall deadline, in :func:`llm_codex.server.turns.read_json`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from llm_codex.server.errors import ErrorInfo, error_response
 from llm_codex.server.validation import printable
 
 if TYPE_CHECKING:
-    from llm_codex.server.app import ServerSettings
+    from llm_codex.server.settings import ServerSettings
 
 __all__ = [
     "LOOPBACK_NAMES",

@@ -54,7 +54,6 @@ from llm_codex.core.types import (
     TextDelta,
     Usage,
 )
-from llm_codex.server.app import _event_stream, _guarded_as, _log_info, _open, read_json, read_turn
 from llm_codex.server.chat import function_tools, message_text, reasoning_text
 from llm_codex.server.common import (
     Translation,
@@ -67,6 +66,14 @@ from llm_codex.server.common import (
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info
 from llm_codex.server.lite import apply_lite_form
 from llm_codex.server.streaming import FrameEncoder, FrameTemplate
+from llm_codex.server.turns import (
+    event_stream,
+    guarded_as,
+    log_info,
+    open_turn,
+    read_json,
+    read_turn,
+)
 
 __all__ = [
     "OLLAMA_API_VERSION",
@@ -404,14 +411,14 @@ def _error_response(info: ErrorInfo) -> Response:
     return JSONResponse({"error": info.message}, status_code=info.status, headers=info.headers)
 
 
-_guarded = _guarded_as(_error_response)
+_guarded = guarded_as(_error_response)
 
 
 async def _turn(request: Request, kind: str) -> Response:
     started = time.perf_counter_ns()
     body = await read_json(request)
     tr = translate_chat(body) if kind == "chat" else translate_generate(body)
-    _log_info(request)["model"] = tr.model
+    log_info(request)["model"] = tr.model
     encoder = OllamaEncoder(
         kind=kind, model=tr.model, thinking=tr.reasoning_content, started_ns=started
     )
@@ -423,14 +430,14 @@ async def _turn(request: Request, kind: str) -> Response:
     store = request.app.state.response_store
     session = tr.request.session_id
     tr.request.input = store.restore_reasoning(tr.request.input, session=session)
-    first, stream = await _open(request, tr.request)
+    first, stream = await open_turn(request, tr.request)
     turn_id = new_id("ollama-")
 
     def remember(result: Any) -> None:
         store.remember_calls(turn_id, result.items, session=session)
 
     if tr.stream:
-        return _event_stream(
+        return event_stream(
             request, encoder, first, stream, tr, on_complete=remember, media_type=_NDJSON
         )
     result, incomplete = await read_turn(request, first, stream)

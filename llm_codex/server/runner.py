@@ -19,8 +19,9 @@ from typing import Any
 
 import uvicorn
 
-from llm_codex.server.app import ServerSettings, create_app
+from llm_codex.server.app import create_app
 from llm_codex.server.deadlines import ConnectionDeadlines
+from llm_codex.server.settings import ServerSettings
 
 __all__ = [
     "BindError",

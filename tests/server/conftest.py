@@ -8,8 +8,8 @@ import logging
 import openai
 import pytest
 
-from llm_codex.server.app import ServerSettings
 from llm_codex.server.runner import ServerThread
+from llm_codex.server.settings import ServerSettings
 
 
 @pytest.fixture

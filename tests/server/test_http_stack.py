@@ -8,8 +8,8 @@ import importlib.util
 import openai
 import pytest
 
-from llm_codex.server.app import ServerSettings
 from llm_codex.server.runner import ServerThread, describe_stack, http_stack
+from llm_codex.server.settings import ServerSettings
 
 
 def test_the_fast_stack_is_used_when_installed():

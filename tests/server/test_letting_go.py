@@ -12,8 +12,8 @@ import pytest
 
 from llm_codex.auth import default_auth_manager
 from llm_codex.core.client import AsyncCodexClient
-from llm_codex.server.app import ServerSettings
 from llm_codex.server.runner import ServerThread
+from llm_codex.server.settings import ServerSettings
 
 
 class UpstreamSpy:

@@ -11,8 +11,8 @@ import openai
 import pytest
 
 from llm_codex import config
-from llm_codex.server.app import ServerSettings
 from llm_codex.server.middleware import host_allowed
+from llm_codex.server.settings import ServerSettings
 from llm_codex.testing import write_auth_file
 
 CHAT = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}

@@ -10,8 +10,8 @@ import sys
 import openai
 import pytest
 
-from llm_codex.server.app import ServerSettings
 from llm_codex.server.runner import ServerThread
+from llm_codex.server.settings import ServerSettings
 from llm_codex.testing.authfile import write_auth_file
 
 from ..plugin.plugin_helpers import assert_user_error, run_llm

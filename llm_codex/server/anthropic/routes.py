@@ -16,13 +16,13 @@ proxies and clients drop idle streams).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from llm_codex.core import errors as core_errors
+from llm_codex.server import turns
 from llm_codex.server.anthropic.encode import PING, MessagesEncoder, message_object
 from llm_codex.server.anthropic.errors import anthropic_error
 from llm_codex.server.anthropic.models import (
@@ -50,12 +50,6 @@ SESSION_HEADER = "x-claude-code-session-id"
 DEFAULT_PING_INTERVAL = 10.0
 
 
-def _server() -> Any:
-    from llm_codex.server import app  # the app module imports this one lazily
-
-    return app
-
-
 def aliases(request: Request) -> dict[str, str]:
     """The Claude-style aliases this server was started with (defaults when none were given)."""
     given = getattr(request.app.state.settings, "anthropic_aliases", ())
@@ -75,7 +69,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable:
             return await handler(request)
         except Exception as exc:
             if not isinstance(exc, core_errors.CodexError):
-                _server().error_logger.exception("unexpected error answering %s", request.url.path)
+                turns.error_logger.exception("unexpected error answering %s", request.url.path)
             return _error(exc)
 
     endpoint.__name__ = handler.__name__
@@ -86,13 +80,12 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable:
 @_guarded
 async def create_message(request: Request) -> Response:
     """``POST /v1/messages``."""
-    app = _server()
-    body = await app.read_json(request)
+    body = await turns.read_json(request)
     tr = translate_messages_request(
         body, aliases=aliases(request), session=request.headers.get(SESSION_HEADER)
     )
-    app._log_info(request)["model"] = tr.model
-    first, stream = await app._open(request, tr.request)
+    turns.log_info(request)["model"] = tr.model
+    first, stream = await turns.open_turn(request, tr.request)
     message_id = new_id("msg_")
     if tr.stream:
         encoder = MessagesEncoder(
@@ -104,10 +97,10 @@ async def create_message(request: Request) -> Response:
         )
         settings = request.app.state.settings
         interval = getattr(settings, "ping_interval", DEFAULT_PING_INTERVAL)
-        return app._event_stream(
+        return turns.event_stream(
             request, encoder, first, stream, tr, ping=PING, ping_interval=interval
         )
-    result, incomplete = await app.read_turn(request, first, stream)
+    result, incomplete = await turns.read_turn(request, first, stream)
     usage = result.usage
     obj = message_object(
         message_id=message_id,
@@ -125,7 +118,7 @@ async def create_message(request: Request) -> Response:
 @_guarded
 async def count_tokens(request: Request) -> Response:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``, counted locally."""
-    body = await _server().read_json(request)
+    body = await turns.read_json(request)
     tr = translate_messages_request(body, aliases=aliases(request), find_model=lambda slug: None)
     return JSONResponse({"input_tokens": count_request_tokens(tr.request)})
 
