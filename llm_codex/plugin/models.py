@@ -238,8 +238,13 @@ class _SharedCodex:
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
         self.model_id = MODEL_PREFIX + info.slug
-        self.Options = options_class(info)
         self.attachment_types = attachment_types_for(info)
+
+    @property
+    def Options(self) -> type[llm.Options]:
+        """The model's ``-o`` options class, built on first use, so registering every model at
+        llm start-up builds none (``options_class`` caches them)."""
+        return options_class(self.info)
 
     @property
     def supported_server_side_tools(self) -> tuple[type[llm.ServerSideTool], ...]:
