@@ -121,9 +121,10 @@ class Pkce:
     challenge: str
 
 
-def new_pkce() -> Pkce:
-    """64 random bytes as the verifier (base64url, unpadded) and ``S256`` of it as challenge."""
-    verifier = _b64url(secrets.token_bytes(64))
+def new_pkce(*, nbytes: int = 64) -> Pkce:
+    """``nbytes`` random bytes as the verifier (base64url, unpadded; the Codex issuer's 64 by
+    default) and ``S256`` of it as the challenge."""
+    verifier = _b64url(secrets.token_bytes(nbytes))
     challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
     return Pkce(verifier=verifier, challenge=challenge)
 

@@ -61,6 +61,7 @@ def test_first_sign_in_registers_and_saves_a_private_bound_login(siwc_backend, m
     assert exchange["client_id"] == doc["client_id"]
     assert exchange["redirect_uri"] == query["redirect_uri"]
     assert "scope" not in exchange and "client_secret" not in exchange
+    assert len(exchange["code_verifier"]) == 43  # 32 random bytes, as the sign-in documents
     # the model list was fetched for the new login
     cache = json.loads(config.official_models_path().read_text())
     assert [m["slug"] for m in cache["models"]] == ["gpt-5.5", "gpt-5.4-mini"]

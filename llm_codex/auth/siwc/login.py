@@ -15,10 +15,8 @@ carries no token. Pasted URLs are never echoed; the authorize URL is printed onc
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
-import hashlib
 import os
 import queue
 import re
@@ -33,6 +31,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from llm_codex import config
+from llm_codex.auth.login import Pkce, new_pkce, new_state
 from llm_codex.auth.login import _Handler as CodexLoginHandler
 from llm_codex.auth.siwc.files import (
     OfficialLogin,
@@ -73,24 +72,18 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 Echo = Callable[[str], None]
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _secret() -> str:
-    """128+ bits of randomness, base64url (state, nonce)."""
-    return _b64url(secrets.token_bytes(32))
-
-
 @dataclass(frozen=True)
 class _Attempt:
+    """One sign-in's secrets: ``state`` and ``nonce`` (32 random bytes each) and the PKCE pair
+    (a 32-byte verifier, 43 characters, as the official sign-in documents)."""
+
     state: str
     nonce: str
-    verifier: str
+    pkce: Pkce
 
-    @property
-    def challenge(self) -> str:
-        return _b64url(hashlib.sha256(self.verifier.encode("ascii")).digest())
+    @classmethod
+    def new(cls) -> _Attempt:
+        return cls(state=new_state(), nonce=new_state(), pkce=new_pkce(nbytes=32))
 
 
 def authorize_params(
@@ -116,7 +109,7 @@ def authorize_params(
             "state": attempt.state,
             "nonce": attempt.nonce,
             "code_challenge_method": "S256",
-            "code_challenge": attempt.challenge,
+            "code_challenge": attempt.pkce.challenge,
         }
     )
     if registration is not None:
@@ -297,7 +290,7 @@ def official_login(
     disco = discover()
     saved = read_official(path)
     registration = saved if saved is not None and saved.issuer == disco.issuer else None
-    attempt = _Attempt(state=_secret(), nonce=_secret(), verifier=_secret())
+    attempt = _Attempt.new()
 
     server = _listen(port or 0)
     server.state = attempt.state
@@ -396,7 +389,7 @@ def _complete(
             "grant_type": "authorization_code",
             "client_id": client_id,
             "code": code,
-            "code_verifier": attempt.verifier,
+            "code_verifier": attempt.pkce.verifier,
             "redirect_uri": redirect_uri,
             "resource": RESOURCE,
         }
