@@ -42,7 +42,7 @@ from llm_codex.core.errors import (
 )
 from llm_codex.core.failures import request_ids
 from llm_codex.core.identity import user_agent
-from llm_codex.core.request import encode_body
+from llm_codex.core.request import encode_body, reasoning_of
 from llm_codex.core.types import CodexRequest, Credentials
 
 __all__ = [
@@ -145,11 +145,7 @@ def build_plan_body(req: CodexRequest) -> dict[str, Any]:
     tools = _plan_tools(req.tools)
     if tools:
         body["tools"] = tools
-    reasoning: dict[str, Any] = {}
-    if req.reasoning_effort is not None:
-        reasoning["effort"] = req.reasoning_effort
-    if req.reasoning_summary is not None:
-        reasoning["summary"] = req.reasoning_summary
+    reasoning = reasoning_of(req)
     if reasoning:
         body["reasoning"] = reasoning
     if req.text_format is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "clean_input",
     "derive_session_id",
     "encode_body",
+    "reasoning_of",
     "session_id_for",
 ]
 
@@ -117,6 +118,17 @@ def session_id_for(req: CodexRequest) -> str:
     return derive_session_id(instructions=req.instructions, input=req.input)
 
 
+def reasoning_of(req: CodexRequest) -> dict[str, Any]:
+    """The ``reasoning`` object both routes send: ``effort`` and ``summary`` where ``req`` sets
+    them (empty: send no ``reasoning`` at all)."""
+    reasoning: dict[str, Any] = {}
+    if req.reasoning_effort is not None:
+        reasoning["effort"] = req.reasoning_effort
+    if req.reasoning_summary is not None:
+        reasoning["summary"] = req.reasoning_summary
+    return reasoning
+
+
 def build_body(req: CodexRequest) -> dict[str, Any]:
     """The JSON body for ``POST /responses``, built from an allow-list (protocol §3, §13.1).
 
@@ -153,11 +165,7 @@ def build_body(req: CodexRequest) -> dict[str, Any]:
         body["tools"] = list(req.tools)
     body["tool_choice"] = req.tool_choice
     body["parallel_tool_calls"] = False if lite else bool(req.parallel_tool_calls)
-    reasoning: dict[str, Any] = {}
-    if req.reasoning_effort is not None:
-        reasoning["effort"] = req.reasoning_effort
-    if req.reasoning_summary is not None:
-        reasoning["summary"] = req.reasoning_summary
+    reasoning = reasoning_of(req)
     if lite:
         reasoning["context"] = "all_turns"
     if reasoning:
