@@ -15,13 +15,10 @@ proxies and clients drop idle streams).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from llm_codex.core import errors as core_errors
 from llm_codex.server import turns
 from llm_codex.server.anthropic.encode import PING, MessagesEncoder, message_object
 from llm_codex.server.anthropic.errors import anthropic_error
@@ -34,7 +31,7 @@ from llm_codex.server.anthropic.models import (
 from llm_codex.server.anthropic.tokens import count_request_tokens
 from llm_codex.server.anthropic.translate import translate_messages_request
 from llm_codex.server.common import new_id
-from llm_codex.server.errors import RequestRefused
+from llm_codex.server.errors import ErrorInfo, RequestRefused
 
 __all__ = [
     "DEFAULT_PING_INTERVAL",
@@ -56,25 +53,13 @@ def aliases(request: Request) -> dict[str, str]:
     return dict(given) if given else dict(DEFAULT_ALIASES)
 
 
-def _error(exc: BaseException) -> Response:
-    status, body, headers = anthropic_error(exc)
+def _error(exc_or_info: BaseException | ErrorInfo) -> Response:
+    status, body, headers = anthropic_error(exc_or_info)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable:
-    """Every exception a handler raises becomes an Anthropic-shaped error answer."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except Exception as exc:
-            if not isinstance(exc, core_errors.CodexError):
-                turns.error_logger.exception("unexpected error answering %s", request.url.path)
-            return _error(exc)
-
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
+#: Every exception a handler raises becomes an Anthropic-shaped error answer.
+_guarded = turns.guarded_as(_error)
 
 
 @_guarded
