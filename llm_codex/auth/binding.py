@@ -16,6 +16,7 @@ modified; the sentence names the login's issuer and how to sign in for this one.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -44,8 +45,10 @@ ISSUER_KEY = "llm_codex_issuer"
 BACKEND_KEY = "llm_codex_backend"
 
 
+@functools.lru_cache(maxsize=64)
 def _normal(url: str) -> str:
-    """A URL reduced for comparison: lower-case scheme and host, default port and slash dropped."""
+    """A URL reduced for comparison: lower-case scheme and host, default port and slash dropped
+    (remembered: the same few URLs are compared on every request)."""
     text = url.strip()
     try:
         parts = urlsplit(text)

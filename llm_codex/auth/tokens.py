@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -46,19 +47,28 @@ def jwt_claims(token: object, *, what: str = "token") -> dict[str, Any]:
     """The decoded payload (second segment) of a three-part JWT, as a dict.
 
     Raises :class:`CredentialFileError` naming ``what`` when the value is not a JWT or its
-    payload is not a JSON object.
+    payload is not a JSON object. The decoding of the last few tokens is remembered (a server
+    checks the same token on every request), so the result's nested values are shared: read
+    them, don't change them.
     """
-    if not isinstance(token, str) or token.count(".") != 2:
+    claims = _decoded(token) if isinstance(token, str) and token.count(".") == 2 else False
+    if claims is False:
         raise CredentialFileError(f"The {what} is not a JWT (three dot-separated parts).")
+    if claims is None:
+        raise CredentialFileError(f"The {what} has no readable claims.")
+    return dict(claims)
+
+
+@functools.lru_cache(maxsize=32)
+def _decoded(token: str) -> dict[str, Any] | None:
+    """The claims of a three-part token, ``None`` when its payload is not a JSON object."""
     payload = token.split(".")[1]
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         claims = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise CredentialFileError(f"The {what} has no readable claims.") from None
-    if not isinstance(claims, dict):
-        raise CredentialFileError(f"The {what} has no readable claims.")
-    return claims
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _str_or_none(value: object) -> str | None:
