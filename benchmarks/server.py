@@ -266,11 +266,21 @@ class Served:
 Turn = Callable[[int], Awaitable[float]]
 
 
-async def batch(turn: Turn, size: int, first: int) -> tuple[list[float], float]:
-    """``size`` concurrent turns: their TTFBs and the wall time of the batch."""
+async def batch(
+    turn: Turn, size: int, first: int, total: int | None = None
+) -> tuple[list[float], float]:
+    """``total`` turns (default ``size``) with ``size`` of them in flight at all times (each
+    that ends starts the next): their TTFBs and the wall time of the whole."""
+    numbers = iter(range(first, first + (total or size)))
+    ttfbs: list[float] = []
+
+    async def worker() -> None:
+        for n in numbers:
+            ttfbs.append(await turn(n))
+
     start = time.perf_counter()
-    ttfbs = await asyncio.gather(*(turn(first + i) for i in range(size)))
-    return list(ttfbs), time.perf_counter() - start
+    await asyncio.gather(*(worker() for _ in range(size)))
+    return ttfbs, time.perf_counter() - start
 
 
 class Regime:
@@ -289,24 +299,27 @@ class Regime:
         self.d_time = self.s_time = 0.0
         self.turns = 0
 
-    async def round(self, direct: Turn, served: Turn, size: int, batches: int) -> None:
-        """``batches`` batches of ``size`` concurrent turns each way, alternating batch by
-        batch; CPU is summed over each side's own batches."""
+    async def round(
+        self, direct: Turn, served: Turn, size: int, batches: int, total: int | None = None
+    ) -> None:
+        """``batches`` batches each way, alternating batch by batch, of ``total`` turns
+        (default ``size``) with ``size`` in flight; CPU is summed over each side's own
+        batches."""
         n = 0
         d_cpu = s_cpu = c_cpu = 0.0
         fake_cpu = proc_cpu(self.fake_pid, precise=False)  # a thread per connection
         for _ in range(batches):
             cpu = own_cpu()
-            ttfbs, wall = await batch(direct, size, n)
+            ttfbs, wall = await batch(direct, size, n, total)
             d_cpu += own_cpu() - cpu
-            n += size
+            n += total or size
             self.d_ttfb += ttfbs
             self.d_time += wall
             cpu, own = proc_cpu(self.pid), own_cpu()
-            ttfbs, wall = await batch(served, size, n)
+            ttfbs, wall = await batch(served, size, n, total)
             s_cpu += proc_cpu(self.pid) - cpu
             c_cpu += own_cpu() - own
-            n += size
+            n += total or size
             self.s_ttfb += ttfbs
             self.s_time += wall
         self.d_cpu.append(d_cpu / (n // 2))
@@ -443,10 +456,16 @@ async def main_async(args: argparse.Namespace) -> None:
     pid = server.pid
     print(f"server HTTP stack: {stack or 'not announced'}; face: {args.face}")
     try:
+        # One client (and pool) per path, as a real client keeps its own connections: with a
+        # shared pool of BURST connections, each burst batch would close the other path's
+        # idle connections and open its own again, billing reconnects to both.
         limits = httpx2.Limits(max_connections=BURST, max_keepalive_connections=BURST)
-        async with httpx2.AsyncClient(timeout=120, limits=limits) as http:
-            direct = Direct(http, info["base_url"], info["tokens"]).turn
-            served = Served(http, url, args.face).turn
+        async with (
+            httpx2.AsyncClient(timeout=120, limits=limits) as http_direct,
+            httpx2.AsyncClient(timeout=120, limits=limits) as http_served,
+        ):
+            direct = Direct(http_direct, info["base_url"], info["tokens"]).turn
+            served = Served(http_served, url, args.face).turn
             await batch(direct, 4, 0)  # warm both paths: connections, imports, the login read
             await batch(served, 4, 0)
 
@@ -474,9 +493,13 @@ async def sequential(args, fake, pid, direct, served) -> None:
 
 async def burst(args, fake, pid, direct, served) -> None:
     fake.mode(kind="long", n_deltas=500, delta="x")
-    burst = Regime(f"burst ({BURST} concurrent, 500 deltas)", pid, fake.proc.pid)
+    burst = Regime(
+        f"burst ({BURST} in flight, {args.burst_turns} turns a batch, 500 deltas)",
+        pid,
+        fake.proc.pid,
+    )
     for _ in range(args.rounds):
-        await burst.round(direct, served, BURST, 1)
+        await burst.round(direct, served, BURST, 1, args.burst_turns)
     burst.report(throughput=True)
 
 
@@ -516,6 +539,12 @@ def main() -> None:
     parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sequential", type=int, default=40, help="turns per sequential round")
+    parser.add_argument(
+        "--burst-turns",
+        type=int,
+        default=4 * BURST,
+        help=f"turns per burst batch, {BURST} in flight (a new one starts as one ends)",
+    )
     parser.add_argument("--paced-deltas", type=int, default=100)
     parser.add_argument("--paced-gap", type=float, default=0.003)
     parser.add_argument("--requests", type=int, default=5000)
