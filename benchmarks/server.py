@@ -5,8 +5,9 @@ Three processes, so no part bills its work to another: the fake Codex backend (a
 real ``llm codex serve`` (a child, exactly as users run it, with a login for the fake), and this
 process as the client. The "direct" call is a bare ``httpx2`` client in this process reading
 the same stream from the fake (to EOF); the "server" call reads ``/v1/chat/completions`` with
-``stream: true`` through the server. Batches of the two alternate, so a change of load on
-the machine (other jobs share its cores) hits both alike. CPU is CPU-seconds: this process's
+``stream: true`` through the server. Each path has its own client and connection pool, as
+real clients do. Batches of the two alternate, so a change of load on the machine (other
+jobs share its cores) hits both alike. CPU is CPU-seconds: this process's
 own (``resource``) during direct batches, the server's (its threads' run time from
 ``/proc/<pid>/task/*/schedstat``, nanoseconds) during server batches.
 
@@ -14,8 +15,11 @@ Regimes:
 
 - sequential: one turn at a time (the fake's short default answer). Added time to first byte
   (first text delta / first content chunk) p50 and p90 over the direct call; CPU per turn.
-- burst: 32 concurrent turns of 500 text deltas each (the fake writes them as fast as it can,
-  so many deltas share a network read). Throughput as a ratio to the direct call; CPU per turn.
+- burst: turns of 500 text deltas each, 32 in flight at all times (a new one starts as one
+  ends; ``--burst-turns`` a batch), the fake writing them as fast as it can, so many deltas
+  share a network read. Throughput as a ratio to the direct call; CPU per turn. On a small
+  machine the three processes share its cores, so throughput follows the CPU all three
+  spend per turn: the report gives each one's, and the ratio that CPU alone would allow.
 - paced: 8 concurrent turns whose events trickle one per network read, as the real service
   sends them (``--paced-deltas`` deltas, ``--paced-gap`` seconds apart). CPU per turn, as a
   ratio to the bare client's CPU per turn: the proxy hop's per-event cost.
@@ -349,9 +353,12 @@ class Regime:
             )
         if throughput:
             d_tps, s_tps = self.turns / self.d_time, self.turns / self.s_time
+            fake, med = statistics.median(self.fake_cpu), statistics.median
+            bound = (fake + med(self.d_cpu)) / (fake + med(self.s_cpu) + med(self.c_cpu))
             print(
                 f"  throughput direct {d_tps:.1f} turns/s, server {s_tps:.1f} turns/s, "
-                f"ratio {s_tps / d_tps:.2f}"
+                f"ratio {s_tps / d_tps:.2f} (the CPU per turn of fake + client, over that of "
+                f"fake + server + client: {bound:.2f})"
             )
 
 
