@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -48,14 +48,17 @@ async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, refusing bodies over the limit (413), bodies slower
     than ``body_timeout`` (408) and bad JSON (:func:`.validation.parse_body`)."""
     limit: int = request.app.state.settings.max_body
-    too_big = RequestRefused(
-        f"The request body is larger than this server's limit of {limit} bytes (--max-body).",
-        status=413,
-        code="request_too_large",
-    )
+
+    def too_big() -> RequestRefused:
+        return RequestRefused(
+            f"The request body is larger than this server's limit of {limit} bytes (--max-body).",
+            status=413,
+            code="request_too_large",
+        )
+
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise too_big
+        raise too_big()
     chunks: list[bytes] = []
     size = 0
 
@@ -64,12 +67,12 @@ async def read_json(request: Request) -> dict[str, Any]:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise too_big
+                raise too_big()
             chunks.append(chunk)
 
     timeout: float = request.app.state.settings.body_timeout
     try:
-        await asyncio.wait_for(read_all(), timeout)
+        await _within(timeout, read_all())
     except ClientDisconnect:  # logged as 499 (client closed request), not as a failure
         raise client_left() from None
     except asyncio.TimeoutError:
@@ -79,6 +82,18 @@ async def read_json(request: Request) -> dict[str, Any]:
             code="request_timeout",
         ) from None
     return parse_body(b"".join(chunks))
+
+
+async def _within(seconds: float, work: Coroutine[Any, Any, None]) -> None:
+    """``await work``, raising :class:`asyncio.TimeoutError` after ``seconds``: in this task
+    with :func:`asyncio.timeout` where it exists (Python 3.11+, no task per request), else
+    with :func:`asyncio.wait_for`."""
+    deadline = getattr(asyncio, "timeout", None)
+    if deadline is None:
+        await asyncio.wait_for(work, seconds)
+        return
+    async with deadline(seconds):
+        await work
 
 
 class Backend:
