@@ -17,6 +17,7 @@ This module does not import ``llm``: it computes ``llm.user_dir()`` the same way
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -109,18 +110,31 @@ def client_version() -> str:
 
 def codex_home() -> Path:
     """The Codex CLI's home (``$CODEX_HOME``, default ``~/.codex``). Never created by us."""
-    env = _env("CODEX_HOME")
+    return _codex_home(_env("CODEX_HOME"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _codex_home(env: str | None, home: str | None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".codex"
 
 
 def codex_cli_auth_path() -> Path:
     """The Codex CLI's credential file, ``$CODEX_HOME/auth.json``."""
-    return codex_home() / "auth.json"
+    return _child(codex_home(), "auth.json")
 
 
 def llm_user_dir() -> Path:
     """llm's user directory, computed exactly as ``llm.user_dir()`` does, without creating it."""
-    env = os.environ.get("LLM_USER_PATH")
+    return _llm_user_dir(*(os.environ.get(name) for name in _USER_DIR_VARIABLES))
+
+
+#: What ``llm.user_dir()`` depends on (click's app dir reads the last four, by platform).
+_USER_DIR_VARIABLES = ("LLM_USER_PATH", "XDG_CONFIG_HOME", "HOME", "APPDATA", "LOCALAPPDATA")
+
+
+@functools.lru_cache(maxsize=8)
+def _llm_user_dir(env: str | None, *_platform: str | None) -> Path:
+    # A function of the variables above, read on every call: a change is seen at once.
     if env:
         return Path(env)
     import click
@@ -130,42 +144,48 @@ def llm_user_dir() -> Path:
 
 def state_dir() -> Path:
     """Our own folder inside llm's user directory (created 0700 by whoever writes to it)."""
-    return llm_user_dir() / "llm-codex"
+    return _child(llm_user_dir(), "llm-codex")
+
+
+@functools.lru_cache(maxsize=32)
+def _child(folder: Path, name: str) -> Path:
+    """``folder / name``, remembered: the same few paths are built on every request."""
+    return folder / name
 
 
 def own_auth_path() -> Path:
     """Our own credential file (same JSON shape as the Codex CLI's ``auth.json``)."""
-    return state_dir() / "auth.json"
+    return _child(state_dir(), "auth.json")
 
 
 def models_cache_path() -> Path:
     """The cached model catalog."""
-    return state_dir() / "models.json"
+    return _child(state_dir(), "models.json")
 
 
 def ratelimit_state_path() -> Path:
     """The last passive rate-limit snapshot and warning bookkeeping."""
-    return state_dir() / "ratelimits.json"
+    return _child(state_dir(), "ratelimits.json")
 
 
 def official_auth_path() -> Path:
     """The official (Sign in with ChatGPT) registration and tokens (siwc.md §9.3)."""
-    return state_dir() / "official.json"
+    return _child(state_dir(), "official.json")
 
 
 def official_host_id_path() -> Path:
     """This host's ``ext_agent_host_id`` (kept when the official login is removed)."""
-    return state_dir() / "host-id.json"
+    return _child(state_dir(), "host-id.json")
 
 
 def official_models_path() -> Path:
     """The official route's cached model list (no tokens)."""
-    return state_dir() / "official-models.json"
+    return _child(state_dir(), "official-models.json")
 
 
 def refresh_marks_path() -> Path:
     """Refresh marks ("possibly spent", "needs sign-in") of borrowed Codex CLI logins."""
-    return state_dir() / "refresh-marks.json"
+    return _child(state_dir(), "refresh-marks.json")
 
 
 _URL_VARIABLES = ("LLM_CODEX_BASE_URL", "LLM_CODEX_AUTH_URL", "LLM_CODEX_API_URL")

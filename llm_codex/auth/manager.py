@@ -203,6 +203,7 @@ class AuthManager(AsyncTwins):
         self.lock_timeout = lock_timeout
         self._inflight: dict[tuple[int, str], asyncio.Task[Credentials]] = {}
         self._parsed: dict[tuple[Path, str], tuple[tuple[int, ...], StoredLogin]] = {}
+        self._verdicts: dict[Path, tuple[StoredLogin, tuple[str, str], str | None]] = {}
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -228,13 +229,24 @@ class AuthManager(AsyncTwins):
             login = self._read(path, source)
             if login is None:
                 continue
-            reason = foreign_reason(login)
+            reason = self._foreign_reason(login)
             if reason is None:
                 return login
             foreign = foreign or reason
         if foreign is not None:
             raise ForeignLogin(foreign)
         raise NotSignedIn()
+
+    def _foreign_reason(self, login: StoredLogin) -> str | None:
+        """:func:`foreign_reason`, remembered for the parsed login in use while the configured
+        issuer and backend stay the same."""
+        places = (config.auth_base_url(), config.backend_base_url())
+        known = self._verdicts.get(login.path)
+        if known is not None and known[0] is login and known[1] == places:
+            return known[2]
+        reason = foreign_reason(login)
+        self._verdicts[login.path] = (login, places, reason)
+        return reason
 
     def _read(self, path: Path, source: str) -> StoredLogin | None:
         """:func:`read_login`, skipped when the file is unchanged since it was last parsed."""
