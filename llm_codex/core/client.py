@@ -23,7 +23,8 @@ Behaviour (protocol §2, §6, §8):
   or otherwise not an event stream raises :class:`~llm_codex.core.errors.NotAnEventStream`
   naming the URL;
 - reading stops at ``response.completed``; the result carries the response id, usage, the
-  request id and the rate-limit snapshot parsed from the response headers.
+  request id and the rate-limit snapshot parsed from the response headers (unless the client
+  was made with ``rate_limits=False``, as a relay that never reads it is).
 """
 
 from __future__ import annotations
@@ -175,10 +176,13 @@ def _stamp(err: CodexError, request_id: str | None, cf_ray: str | None) -> Codex
     return err
 
 
-def _start_assembler(req: CodexRequest, headers: Mapping[str, str]) -> StreamAssembler:
+def _start_assembler(
+    req: CodexRequest, headers: Mapping[str, str], *, rate_limits: bool = True
+) -> StreamAssembler:
     request_id, _ = request_ids(headers)
     asm = StreamAssembler(model=headers.get("openai-model") or req.model, request_id=request_id)
-    asm.result.rate_limits = parse_headers(headers)
+    if rate_limits:
+        asm.result.rate_limits = parse_headers(headers)
     return asm
 
 
@@ -239,9 +243,14 @@ class _TurnReader:
     )
 
     def __init__(
-        self, req: CodexRequest, headers: Mapping[str, str], *, idle_timeout: float | None
+        self,
+        req: CodexRequest,
+        headers: Mapping[str, str],
+        *,
+        idle_timeout: float | None,
+        rate_limits: bool = True,
     ) -> None:
-        self.asm = _start_assembler(req, headers)
+        self.asm = _start_assembler(req, headers, rate_limits=rate_limits)
         self.decoder = SSEDecoder()
         self._decode = Utf8Decoder().decode
         self._split = self.decoder.feed_text
@@ -296,8 +305,12 @@ class _ClientBase:
         idle_timeout: float | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         route: Route | None = None,
+        rate_limits: bool = True,
     ) -> None:
         self.credentials = credentials
+        #: Whether results carry the rate-limit snapshot of their response headers (a relay
+        #: that never reads it skips the parse).
+        self.rate_limits = rate_limits
         #: What differs between backends (body, headers, errors); the Codex route by default.
         self.route: Route = route if route is not None else CODEX_ROUTE
         self._base_url = base_url.rstrip("/") if base_url else None
@@ -341,6 +354,7 @@ class CodexClient(_ClientBase):
         http: httpx2.Client | None = None,
         sleep: Callable[[float], Any] | None = None,
         route: Route | None = None,
+        rate_limits: bool = True,
     ) -> None:
         super().__init__(
             credentials=credentials,
@@ -349,6 +363,7 @@ class CodexClient(_ClientBase):
             idle_timeout=idle_timeout,
             connect_timeout=connect_timeout,
             route=route,
+            rate_limits=rate_limits,
         )
         self._http = http
         self._sleep = sleep
@@ -396,7 +411,12 @@ class CodexClient(_ClientBase):
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
                     refuse_web_page(resp.headers, url)
-                    reader = _TurnReader(req, resp.headers, idle_timeout=self.idle_timeout)
+                    reader = _TurnReader(
+                        req,
+                        resp.headers,
+                        idle_timeout=self.idle_timeout,
+                        rate_limits=self.rate_limits,
+                    )
                     asm = reader.asm
                     feed = reader.feed
                     for chunk in resp.iter_bytes():
@@ -498,6 +518,7 @@ class AsyncCodexClient(_ClientBase):
         http: httpx2.AsyncClient | None = None,
         sleep: Callable[[float], Any] | None = None,
         route: Route | None = None,
+        rate_limits: bool = True,
     ) -> None:
         super().__init__(
             credentials=credentials,
@@ -506,6 +527,7 @@ class AsyncCodexClient(_ClientBase):
             idle_timeout=idle_timeout,
             connect_timeout=connect_timeout,
             route=route,
+            rate_limits=rate_limits,
         )
         self._http = http
         self._sleep = sleep
@@ -565,7 +587,12 @@ class AsyncCodexClient(_ClientBase):
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
                     refuse_web_page(resp.headers, url)
-                    reader = _TurnReader(req, resp.headers, idle_timeout=self.idle_timeout)
+                    reader = _TurnReader(
+                        req,
+                        resp.headers,
+                        idle_timeout=self.idle_timeout,
+                        rate_limits=self.rate_limits,
+                    )
                     asm = reader.asm
                     feed = reader.feed
                     chunks = resp.aiter_bytes()

@@ -112,7 +112,7 @@ class Backend:
                 from llm_codex.auth import default_auth_manager
 
                 credentials = default_auth_manager()
-            self._client = AsyncCodexClient(credentials=credentials)
+            self._client = AsyncCodexClient(credentials=credentials, rate_limits=False)
         return self._client
 
     async def aclose(self) -> None:

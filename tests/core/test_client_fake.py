@@ -570,3 +570,12 @@ def test_rate_limit_headers_are_parsed_into_the_result(codex_backend, provider, 
     events, _ = drive(mode, user_request(), credentials=provider)
     snapshot = events[-1].result.rate_limits
     assert "42" in json.dumps(snapshot, default=lambda o: getattr(o, "__dict__", str(o)))
+
+
+def test_a_client_made_without_rate_limits_skips_their_parse(codex_backend, provider, mode):
+    """``rate_limits=False`` (the server's client): the same turn, no snapshot on the result."""
+    codex_backend.set_rate_limit_headers({"x-codex-primary-used-percent": "42"})
+    events, error = drive(mode, user_request(), credentials=provider, rate_limits=False)
+    assert error is None
+    assert events[-1].result.text
+    assert events[-1].result.rate_limits is None
