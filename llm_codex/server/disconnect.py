@@ -10,7 +10,6 @@ the client hangs up first, cancels it (the upstream request is closed by the wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -42,17 +41,30 @@ async def _disconnected(receive: Receive) -> None:
 
 async def until_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
     """``await work``, unless the client hangs up first: then ``work`` is cancelled and
-    :func:`client_left` raised. Call it only once the request body has been read."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(receive))
+    :func:`client_left` raised. Call it only once the request body has been read.
+
+    ``work`` runs in the calling task; a watcher task cancels that task when the server reports
+    the hang-up (a cancellation from anywhere else passes through unchanged).
+    """
+    task = asyncio.current_task()
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await _disconnected(receive)
+        left = True
+        if task is not None:
+            task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: this cancel is handled
+        if uncancel is not None:
+            uncancel()
+        raise client_left() from None
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        raise client_left()
-    return task.result()
