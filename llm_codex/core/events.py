@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from llm_codex.core.errors import (
     CodexError,
@@ -34,7 +34,7 @@ from llm_codex.core.errors import (
     StreamClosedEarly,
 )
 from llm_codex.core.failures import map_failure, stream_error
-from llm_codex.core.sse import find_run, parse_events
+from llm_codex.core.sse import Run, locate_run, parse_events
 from llm_codex.core.types import (
     CodexResult,
     Completed,
@@ -58,12 +58,20 @@ _TEXT_DELTA_PREFIXES = (
 )
 # A text-delta payload as the backend writes it (compact JSON, ``type`` first).
 _TD_PAYLOAD = '{"type":"response.output_text.delta",'
-# The delta string of a text-delta event (a JSON string body, escapes kept); the plain form
-# stops at any quote, so a run whose deltas hold a backslash is re-read with the exact form.
-_DELTA_PLAIN = re.compile(r'"delta":"([^"]*)')
-_DELTA_STRING = re.compile(r'"delta":"([^"\\]*(?:\\.[^"\\]*)*)"')
-_OUTPUT_INDEX = re.compile(r'"output_index":(\d+)[,}]')
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# The delta of a text-delta payload in a run (see _same_shape_run), found without leaving its
+# line: plain (up to the next quote), or, when a delta holds escapes, a JSON string body whose
+# escapes are all valid (so each decodes alone, as the JSON path decodes it).
+_DELTA_ON_LINE = re.compile(r'"delta":"([^"\n]*)')
+_STRING_BODY = r'[^"\\\n]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\n]*)*'
+_DELTA_JSON = re.compile(r'"delta":"(' + _STRING_BODY + ')"')
+_STRING_BODY_AT = re.compile(_STRING_BODY)
+_DIGITS = re.compile(r"[0-9]+")
+_DELTA_KEY = '"delta":'
+_SEQUENCE_KEY = '"sequence_number":'
+#: Shorter runs are read event by event: below some four events that costs less than the
+#: fixed cost of confirming a run.
+_SAME_SHAPE_MIN = 1024
 
 _TEXT = "response.output_text.delta"
 _REASONING_SUMMARY = "response.reasoning_summary_text.delta"
@@ -122,6 +130,164 @@ def _fast_text_delta(payload: str) -> tuple[int, str] | None:
         return int(payload[k:end]), delta
     except ValueError:
         return None
+
+
+def _decode_deltas(deltas: list[str]) -> str | None:
+    """The text of JSON string bodies (escapes kept) decoded one by one and joined, as the
+    JSON path decodes each payload (a surrogate pair split across two deltas stays two lone
+    surrogates); None when one is not valid JSON."""
+    joined = "".join(deltas)
+    try:
+        if _SURROGATE_ESCAPE.search(joined) is None:
+            return _loads('"' + joined + '"')
+        return "".join([_loads('"' + d + '"') for d in deltas])
+    except ValueError:
+        return None
+
+
+class _Shape(NamedTuple):
+    """How a text-delta payload is built: ``parts`` are the texts around its variable values,
+    the delta's string body and (when ``sequence`` is not None) the sequence number, which
+    comes first when ``sequence_first``."""
+
+    index: int
+    sequence: int | None
+    sequence_first: bool
+    parts: list[str]
+
+
+def _payload_shape(payload: str) -> _Shape | None:
+    """How a text-delta payload is built, for :func:`_same_shape_run`; None unless both
+    readings of :meth:`StreamAssembler.feed` (the fast one and JSON) agree on the payload and
+    would agree on any payload built the same way.
+
+    The fast reading is asked directly, with the delta emptied. What it looks at besides the
+    delta (the first ``delta`` and ``output_index`` keys, braces before and after the delta,
+    the index up to the next comma) lies in the parts around the values whatever they are: a
+    delta body holds no unescaped quote, so no key; a sequence number only digits; and in
+    valid JSON a comma or brace follows the index at once. So it reads every payload of the
+    shape alike. JSON must find the same type and index and a string delta, so that escaped
+    deltas, which only JSON reads, read alike too; its last-of-duplicate-keys rule cannot
+    differ, as the ``delta`` key is unique and the index was compared.
+    """
+    i = payload.find(_DELTA_KEY)
+    if i < 0 or payload.find(_DELTA_KEY, i + 1) >= 0 or not payload.startswith('"', i + 8):
+        return None
+    i += 9
+    body = _STRING_BODY_AT.match(payload, i)  # always matches, if only the empty string
+    j = body.end() if body else i
+    if not payload.startswith('"', j):
+        return None
+    fast = _fast_text_delta(payload[:i] + payload[j:])
+    if fast is None or fast[1]:
+        return None
+    index = fast[0]
+    try:
+        event = _loads(payload)
+    except ValueError:
+        return None
+    if (
+        type(event) is not dict
+        or event.get("type") != _TEXT
+        or not isinstance(event.get("delta"), str)
+        or _int(event.get("output_index")) != index
+    ):
+        return None
+    k = payload.find(_SEQUENCE_KEY)
+    if k < 0:
+        return _Shape(index, None, False, [payload[:i], payload[j:]])
+    k += len(_SEQUENCE_KEY)
+    digits = _DIGITS.match(payload, k)
+    if (
+        digits is None
+        or payload.find(_SEQUENCE_KEY, k) >= 0
+        or str(int(digits.group())) != digits.group()
+    ):
+        return None
+    e, sequence = digits.end(), int(digits.group())
+    if e <= i:
+        return _Shape(index, sequence, True, [payload[:k], payload[e:i], payload[j:]])
+    if j <= k:
+        return _Shape(index, sequence, False, [payload[:i], payload[j:k], payload[e:]])
+    return None
+
+
+#: ``str(i)`` for the smallest ``i``, grown on demand up to a bound (sequence numbers of runs).
+_decimal_strings: list[str] = []
+_DECIMALS_CACHED = 1 << 14
+
+
+def _decimals(start: int, count: int) -> list[str]:
+    """``[str(start), str(start + 1), ...]``, ``count`` of them (cached while they are small:
+    building the strings would cost a quarter of reading a run)."""
+    global _decimal_strings
+    stop = start + count
+    cached = _decimal_strings
+    if stop > len(cached):
+        if stop > _DECIMALS_CACHED:
+            return list(map(str, range(start, stop)))
+        # A new list, so a reader on another thread never sees one half-extended.
+        grown = min(max(stop, 2 * len(cached)), _DECIMALS_CACHED)
+        cached = cached + list(map(str, range(len(cached), grown)))
+        _decimal_strings = cached
+    return cached[start:stop]
+
+
+def _text_run(text: str) -> tuple[int, int, int, str] | None:
+    """``(start, end, output_index, text)`` when the text-delta events of ``text`` form one long
+    run that reads exactly as :meth:`StreamAssembler.feed` reads it event by event
+    (``text[:start]`` and ``text[end:]`` are the events around it), else None."""
+    located = locate_run(text, _TD_PAYLOAD)
+    if located is None or located.stop - located.first < _SAME_SHAPE_MIN:
+        return None
+    found = _same_shape_run(text, located)
+    if found is None:
+        return None
+    return located.start, located.stop + 1, found[0], found[1]
+
+
+def _same_shape_run(text: str, run: Run) -> tuple[int, str] | None:
+    """``(output_index, text)`` of the text deltas of ``run`` when every payload in it is the
+    first one with only its delta changed (and its ``sequence_number``, counting on by one),
+    else None.
+
+    The first payload's shape is checked once (:func:`_payload_shape`); the run is confirmed
+    by rebuilding it from the deltas found in it and comparing, so every payload reads exactly
+    as the first one does: one regex scan and one join, not a scan per rule. A delta holds no
+    line break and either no quote or backslash, or only valid JSON escapes.
+    """
+    first, stop = run.first, run.stop
+    shape = _payload_shape(text[first : text.find("\n", first)])
+    if shape is None:
+        return None
+    parts = shape.parts
+    deltas = _DELTA_ON_LINE.findall(text, first, stop)
+    joined = "".join(deltas)
+    escaped = "\\" in joined
+    if escaped:
+        deltas = _DELTA_JSON.findall(text, first, stop)
+    n = len(deltas)
+    # text[first:stop] is parts[0] v parts[1] (v parts[2]) joint parts[0] v ... v parts[-1]:
+    # rebuild it after the leading parts[0], one slot per value and per text between values.
+    between = parts[-1] + run.joint + parts[0]
+    if shape.sequence is None:
+        pieces = [between] * (2 * n)
+        pieces[0::2] = deltas
+    else:
+        numbers = _decimals(shape.sequence, n)
+        pieces = [between] * (4 * n)
+        pieces[0::4] = numbers if shape.sequence_first else deltas
+        pieces[1::4] = [parts[1]] * n
+        pieces[2::4] = deltas if shape.sequence_first else numbers
+    pieces[-1] = parts[-1]
+    rebuilt = "".join(pieces)
+    begin = first + len(parts[0])
+    if len(rebuilt) != stop - begin or not text.startswith(rebuilt, begin):
+        return None
+    if not escaped:
+        return shape.index, joined
+    decoded = _decode_deltas(deltas)
+    return None if decoded is None else (shape.index, decoded)
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -202,23 +368,20 @@ class StreamAssembler:
     def feed_text(self, text: str) -> list[StreamEvent]:
         """Events for the whole events in ``text`` (from :meth:`SSEDecoder.feed_text`).
 
-        A run of text deltas of one output item, the bulk of any long answer, is read with a
-        few C-level scans of the whole run instead of event by event; everything else (and
-        any run that is not plainly uniform) goes through :meth:`feed`.
+        A long run of text deltas of one output item, the bulk of any long answer, is read in
+        one piece when its payloads are all written alike (:func:`_same_shape_run`: one regex
+        scan and one comparison) instead of event by event; everything else (and any run that
+        is not) goes through :meth:`feed`, with the same result.
         """
         if not text:
             return []
-        found = find_run(text, _TD_PAYLOAD)
+        found = _text_run(text)
         if found is None:
             return self.feed(parse_events(text))
-        start, end, count = found
-        run = self._uniform_text_run(text[start:end], count)
-        if run is None:
-            return self.feed(parse_events(text))
+        start, end, index, delta = found
         events = self.feed(parse_events(text[:start])) if start else []
         if self.done:
             return events
-        index, delta = run
         if delta:
             events.append(self._flush(_K_TEXT, (index, 0), [delta], None))
         if end < len(text):
@@ -239,40 +402,6 @@ class StreamAssembler:
                 continue
             payloads.append(payload)
         return self.feed(payloads)
-
-    def _uniform_text_run(self, run: str, n_text: int) -> tuple[int, str] | None:
-        """``(output_index, text)`` when the ``n_text`` text-delta payloads of ``run`` (from
-        :func:`~llm_codex.core.sse.find_run`) all belong to one item, else None."""
-        # Exactly one "delta" and one "output_index" key per event (neither can occur inside
-        # a JSON string unescaped): an unknown nested object with such keys takes the slow path.
-        if run.count('"delta":') != n_text or run.count('"output_index":') != n_text:
-            return None
-        deltas = _DELTA_PLAIN.findall(run)
-        if len(deltas) != n_text:
-            return None
-        match = _OUTPUT_INDEX.search(run)
-        if match is None:
-            return None
-        index = match.group(1)
-        same = run.count(f'"output_index":{index},')
-        if same != n_text:
-            same += run.count(f'"output_index":{index}}}')
-            if same != n_text:
-                return None
-        joined = "".join(deltas)
-        if "\\" in joined:
-            deltas = _DELTA_STRING.findall(run)
-            if len(deltas) != n_text:
-                return None
-            joined = "".join(deltas)
-            try:
-                if _SURROGATE_ESCAPE.search(joined) is None:
-                    joined = _loads('"' + joined + '"')
-                else:  # decode each delta alone, as the JSON path does (no pairing across)
-                    joined = "".join([_loads('"' + d + '"') for d in deltas])
-            except ValueError:
-                return None
-        return int(index), joined
 
     def feed(self, payloads: list[str]) -> list[StreamEvent]:
         """Events for the payloads of one read, deltas coalesced per item, in stream order."""

@@ -20,8 +20,8 @@ from llm_codex.core.errors import (
     StreamError,
     UsageLimitReached,
 )
-from llm_codex.core.events import StreamAssembler
-from llm_codex.core.sse import SSEDecoder
+from llm_codex.core.events import StreamAssembler, _same_shape_run
+from llm_codex.core.sse import SSEDecoder, locate_run, parse_events
 from llm_codex.core.types import (
     Completed,
     ItemAdded,
@@ -438,3 +438,112 @@ def test_partial_result_rebuilds_every_unfinished_item():
     assert text["content"][0]["text"] == "xy" * 50_000 and text["id"] == "msg_1"
     assert call["arguments"] == "1" * 50_000 and call["call_id"] == "call_1"
     assert reasoning["status"] == text["status"] == call["status"] == "incomplete"
+
+
+# -- a read holding a long run of text deltas reads exactly as event by event -----------------
+
+_ITEM = "msg_695305bd9b818ef5f0deca6e9042fe67fdd10f68d47d5bb6"
+
+
+def _backend_delta(seq: int, delta: str, *, ascii_only: bool = True) -> str:
+    """A text-delta payload as the backend writes it (compact JSON, keys in its order)."""
+    payload = {
+        "type": "response.output_text.delta",
+        "sequence_number": seq,
+        "item_id": _ITEM,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": delta,
+        "logprobs": [],
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def _frame(payload: str) -> str:
+    return f"event: response.output_text.delta\ndata: {payload}\n\n"
+
+
+# Ways one event of a run can stop being like the others; each must make the bulk reading
+# give exactly what reading event by event gives (most of them by not taking the bulk path).
+_ODD_EVENTS: dict[str, Any] = {
+    "same": lambda p: _frame(p),
+    "other output_index": lambda p: _frame(p.replace('"output_index":0,', '"output_index":1,')),
+    "nested delta key": lambda p: _frame(p[:-1] + ',"x":{"delta":"nested"}}'),
+    "nested object first": lambda p: _frame(p.replace('"item_id"', '"x":{"delta":"n"},"item_id"')),
+    "second delta key": lambda p: _frame(p[:-1] + ',"delta":"again"}'),
+    "no delta key": lambda p: _frame(p.replace('"delta":', '"delta_":')),
+    "delta not a string": lambda p: _frame(p.split('"delta":')[0] + '"delta":5,"logprobs":[]}'),
+    "second index key": lambda p: _frame(p.replace('"item_id"', '"output_index":1,"item_id"')),
+    "no index key": lambda p: _frame(p.replace('"output_index":0,', "")),
+    "spaced delta": lambda p: _frame(p.replace('"delta":"', '"delta": "')),
+    "invalid escape": lambda p: _frame(p.replace('"delta":"', '"delta":"\\q')),
+    "cut unicode escape": lambda p: _frame(p.replace('","logprobs"', '\\u12","logprobs"')),
+    "lone surrogate": lambda p: _frame(p.replace('"delta":"', '"delta":"\\ud83d')),
+    "raw control character": lambda p: _frame(p.replace('"delta":"', '"delta":"\x01')),
+    "sequence gap": lambda p: _frame(p.replace('"sequence_number":', '"sequence_number":9')),
+    "sequence leading zero": lambda p: _frame(
+        p.replace('"sequence_number":', '"sequence_number":0')
+    ),
+    "no sequence number": lambda p: _frame(p.replace('"sequence_number":', '"sequence":')),
+    "garbage after": lambda p: _frame(p + "{garbage"),
+    "not JSON": lambda p: _frame(p[:-1]),
+    "other event name": lambda p: _frame(p).replace(
+        "event: response.output_text.delta", "event: x"
+    ),
+    "no event line": lambda p: f"data: {p}\n\n",
+    "comment line": lambda p: ": keep-alive\n" + _frame(p),
+    "id line": lambda p: _frame(p).replace("\ndata:", "\nid: 7\ndata:"),
+    "second data line": lambda p: _frame(p).replace("\n\n", "\ndata: " + p + "\n\n"),
+    "data line after": lambda p: _frame(p).replace("\n\n", "\ndata: more\n\n"),
+    "extra blank line": lambda p: _frame(p) + "\n",
+    "other event": lambda p: _frame(p.replace("output_text.delta", "reasoning_text.delta")),
+    "a comment event": lambda p: _frame(p) + ": keep-alive\n\n",
+}
+
+
+def _read_both_ways(text: str) -> tuple[Any, Any]:
+    fast, slow = StreamAssembler(), StreamAssembler()
+    fast_events = fast.feed_text(text)
+    slow_events = slow.feed(parse_events(text))
+    return (fast_events, fast.partial().items), (slow_events, slow.partial().items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    deltas=st.lists(st.text(max_size=8), min_size=20, max_size=60),
+    odd=st.sampled_from(sorted(_ODD_EVENTS)),
+    where=st.integers(min_value=0),
+    ascii_only=st.booleans(),
+    before=st.booleans(),
+    after=st.booleans(),
+)
+def test_a_long_run_reads_as_its_events_one_by_one(deltas, odd, where, ascii_only, before, after):
+    """Whatever one event of a long run of text deltas looks like (another index or key, a
+    nested object, escapes valid or not, a sequence number out of step, other SSE lines), the
+    bulk reading of the read gives the same events and partial result as the JSON path."""
+    payloads = [_backend_delta(4 + i, d, ascii_only=ascii_only) for i, d in enumerate(deltas)]
+    where %= len(payloads)
+    events = [_frame(p) for p in payloads]
+    events[where] = _ODD_EVENTS[odd](payloads[where])
+    text = "".join(events)
+    if before:
+        text = sse([CREATED, ADDED]) + text
+    if after:
+        text += sse([message("".join(deltas), index=0)])
+    text = text[:-1]  # as SSEDecoder.feed_text hands it over: the last line break, no blank line
+    fast, slow = _read_both_ways(text)
+    assert fast == slow
+
+
+def test_a_backend_burst_is_read_by_rebuilding_the_run():
+    """The common case, a long burst written alike, is confirmed in one piece (escapes and
+    all) and gives the text of its deltas."""
+    deltas = ["x", 'a "quote"', "line\nbreak", "back\\slash", "é", "😀", "\ud83d", "\ude00", "{"]
+    deltas = deltas * 30
+    run_text = "".join(_frame(_backend_delta(7 + i, d)) for i, d in enumerate(deltas))[:-1]
+    located = locate_run(run_text, '{"type":"response.output_text.delta",')
+    assert located is not None
+    assert _same_shape_run(run_text, located) == (0, "".join(deltas))
+    fast, slow = _read_both_ways(run_text)
+    assert fast == slow
+    assert fast[0] == [TextDelta("".join(deltas), 0)]
