@@ -197,12 +197,8 @@ def _payload_shape(payload: str) -> _Shape | None:
     if k < 0:
         return _Shape(index, None, False, [payload[:i], payload[j:]])
     k += len(_SEQUENCE_KEY)
-    digits = _DIGITS.match(payload, k)
-    if (
-        digits is None
-        or payload.find(_SEQUENCE_KEY, k) >= 0
-        or str(int(digits.group())) != digits.group()
-    ):
+    digits = _DIGITS.match(payload, k)  # no leading zero: the payload is JSON
+    if digits is None:
         return None
     e, sequence = digits.end(), int(digits.group())
     if e <= i:

@@ -8,7 +8,7 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_codex.core.sse import SSEDecoder, Utf8Decoder, find_run, parse_events
+from llm_codex.core.sse import SSEDecoder, Utf8Decoder, find_run, locate_run, parse_events
 
 # Payload lines never contain a line break (SSE splits on them).
 _line = st.text(
@@ -158,3 +158,28 @@ def test_utf8_split_inside_a_character_and_invalid_bytes():
     assert utf8.decode(b"ok\xff!") == "ok\ufffd!"
     assert utf8.decode(b"\xe2\x82", True) == "\ufffd"
     assert utf8.decode(b"plain") == "plain"
+
+
+def test_find_run_refuses_two_data_lines_in_one_event():
+    """Two payload lines in one event are one payload (joined by a line break), not two."""
+    assert find_run("data: {td 1}\ndata: {td 2}\n\ndata: {td 3}\n", "{td") is None
+    text = "data: {td 1}\n\nid: 1\ndata: {td 2}\n"
+    assert find_run(text, "{td") == (0, len(text), 2)
+
+
+def test_locate_run_gives_the_bounds_and_the_joint_of_a_run_written_alike():
+    """The run reaches from the first matching event to the last one's data line; the joint
+    is what the first event writes around its payload; an event whose head holds a data line,
+    or whose last line is not its data line, gives no run."""
+    text = "data: other\n\nevent: td\ndata: {td 1}\n\nevent: td\ndata: {td 2}\n\ndata: after\n"
+    run = locate_run(text, "{td")
+    assert run is not None
+    assert parse_events(text[: run.start]) == ["other"]
+    payloads = ["{td 1}", "{td 2}"]
+    assert text[run.first : run.stop] == run.joint.join(payloads)
+    assert run.joint == "\n\nevent: td\ndata: "
+    assert parse_events(text[run.stop + 1 :]) == ["after"]
+    assert locate_run(text, "{none") is None
+    assert locate_run("data: x\ndata: {td 1}\n", "{td") is None
+    assert locate_run("data: {td 1}\nid: 3\n", "{td") is None
+    assert locate_run("event: data: {td 1}\n", "{td") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -445,18 +446,30 @@ def test_partial_result_rebuilds_every_unfinished_item():
 _ITEM = "msg_695305bd9b818ef5f0deca6e9042fe67fdd10f68d47d5bb6"
 
 
-def _backend_delta(seq: int, delta: str, *, ascii_only: bool = True) -> str:
-    """A text-delta payload as the backend writes it (compact JSON, keys in its order)."""
-    payload = {
-        "type": "response.output_text.delta",
-        "sequence_number": seq,
-        "item_id": _ITEM,
-        "output_index": 0,
-        "content_index": 0,
-        "delta": delta,
-        "logprobs": [],
-    }
+def _backend_delta(
+    seq: int, delta: str, *, ascii_only: bool = True, layout: str = "backend", index: int = 0
+) -> str:
+    """A text-delta payload as the backend writes it (compact JSON, keys in its order), or
+    with ``delta`` before ``sequence_number`` (as in the API reference), or without one."""
+    payload: dict[str, Any] = {"type": "response.output_text.delta"}
+    if layout == "backend":
+        payload["sequence_number"] = seq
+    payload.update(item_id=_ITEM, output_index=index, content_index=0, delta=delta)
+    if layout == "backend":
+        payload["logprobs"] = []
+    elif layout == "reference":
+        payload["sequence_number"] = seq
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def _at_delta_end(payload: str, raw: str) -> str:
+    """``payload`` with ``raw`` written at the end of its delta string, as is."""
+    body = _JSON_STRING_BODY.match(payload, payload.index('"delta":"') + 9)
+    assert body is not None
+    return payload[: body.end()] + raw + payload[body.end() :]
+
+
+_JSON_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*')
 
 
 def _frame(payload: str) -> str:
@@ -467,17 +480,18 @@ def _frame(payload: str) -> str:
 # give exactly what reading event by event gives (most of them by not taking the bulk path).
 _ODD_EVENTS: dict[str, Any] = {
     "same": lambda p: _frame(p),
-    "other output_index": lambda p: _frame(p.replace('"output_index":0,', '"output_index":1,')),
+    "other output_index": lambda p: _frame(p.replace('"output_index":', '"output_index":1')),
     "nested delta key": lambda p: _frame(p[:-1] + ',"x":{"delta":"nested"}}'),
     "nested object first": lambda p: _frame(p.replace('"item_id"', '"x":{"delta":"n"},"item_id"')),
     "second delta key": lambda p: _frame(p[:-1] + ',"delta":"again"}'),
+    "second spaced delta key": lambda p: _frame(p[:-1] + ',"delta": "again"}'),
     "no delta key": lambda p: _frame(p.replace('"delta":', '"delta_":')),
     "delta not a string": lambda p: _frame(p.split('"delta":')[0] + '"delta":5,"logprobs":[]}'),
     "second index key": lambda p: _frame(p.replace('"item_id"', '"output_index":1,"item_id"')),
-    "no index key": lambda p: _frame(p.replace('"output_index":0,', "")),
+    "no index key": lambda p: _frame(p.replace('"output_index":', '"output_index_":')),
     "spaced delta": lambda p: _frame(p.replace('"delta":"', '"delta": "')),
     "invalid escape": lambda p: _frame(p.replace('"delta":"', '"delta":"\\q')),
-    "cut unicode escape": lambda p: _frame(p.replace('","logprobs"', '\\u12","logprobs"')),
+    "cut unicode escape": lambda p: _frame(_at_delta_end(p, "\\u12")),
     "lone surrogate": lambda p: _frame(p.replace('"delta":"', '"delta":"\\ud83d')),
     "raw control character": lambda p: _frame(p.replace('"delta":"', '"delta":"\x01')),
     "sequence gap": lambda p: _frame(p.replace('"sequence_number":', '"sequence_number":9')),
@@ -508,23 +522,35 @@ def _read_both_ways(text: str) -> tuple[Any, Any]:
     return (fast_events, fast.partial().items), (slow_events, slow.partial().items)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     deltas=st.lists(st.text(max_size=8), min_size=20, max_size=60),
     odd=st.sampled_from(sorted(_ODD_EVENTS)),
-    where=st.integers(min_value=0),
+    where=st.integers(min_value=0) | st.none(),
     ascii_only=st.booleans(),
+    layout=st.sampled_from(["backend", "reference", "no sequence number"]),
+    index=st.integers(min_value=0, max_value=12),
+    seq=st.sampled_from([0, 4, 9_990, 16_370, 40_000]),
     before=st.booleans(),
     after=st.booleans(),
 )
-def test_a_long_run_reads_as_its_events_one_by_one(deltas, odd, where, ascii_only, before, after):
-    """Whatever one event of a long run of text deltas looks like (another index or key, a
-    nested object, escapes valid or not, a sequence number out of step, other SSE lines), the
-    bulk reading of the read gives the same events and partial result as the JSON path."""
-    payloads = [_backend_delta(4 + i, d, ascii_only=ascii_only) for i, d in enumerate(deltas)]
-    where %= len(payloads)
-    events = [_frame(p) for p in payloads]
-    events[where] = _ODD_EVENTS[odd](payloads[where])
+def test_a_long_run_reads_as_its_events_one_by_one(
+    deltas, odd, where, ascii_only, layout, index, seq, before, after
+):
+    """Whatever one event of a long run of text deltas looks like, or all of them (another
+    index or key, a nested object, escapes valid or not, a sequence number out of step, not
+    JSON, other SSE lines), the bulk reading of the read gives the same events and partial
+    result as reading it event by event (``where`` None: every event is odd)."""
+    payloads = [
+        _backend_delta(seq + i, d, ascii_only=ascii_only, layout=layout, index=index)
+        for i, d in enumerate(deltas)
+    ]
+    if where is None:
+        events = [_ODD_EVENTS[odd](p) for p in payloads]
+    else:
+        events = [_frame(p) for p in payloads]
+        where %= len(payloads)
+        events[where] = _ODD_EVENTS[odd](payloads[where])
     text = "".join(events)
     if before:
         text = sse([CREATED, ADDED]) + text
@@ -547,3 +573,14 @@ def test_a_backend_burst_is_read_by_rebuilding_the_run():
     fast, slow = _read_both_ways(run_text)
     assert fast == slow
     assert fast[0] == [TextDelta("".join(deltas), 0)]
+
+
+def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
+    """A delta ending in half a \\u escape is not JSON, so reading event by event skips it;
+    the bulk reading must not join it to the next delta's digits into one valid escape."""
+    payloads = [_backend_delta(4 + i, "41 and more") for i in range(30)]
+    payloads[10] = _at_delta_end(payloads[10], "\\u00")
+    text = "".join(_frame(p) for p in payloads)[:-1]
+    fast, slow = _read_both_ways(text)
+    assert fast == slow
+    assert "A" not in fast[0][0].text
