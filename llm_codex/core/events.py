@@ -69,9 +69,9 @@ _STRING_BODY_AT = re.compile(_STRING_BODY)
 _DIGITS = re.compile(r"[0-9]+")
 _DELTA_KEY = '"delta":'
 _SEQUENCE_KEY = '"sequence_number":'
-#: Shorter runs are read event by event: below some four events that costs less than the
-#: fixed cost of confirming a run.
-_SAME_SHAPE_MIN = 1024
+#: Shorter runs (two backend events or fewer) are read event by event: that costs less than
+#: the fixed cost of confirming a run.
+_SAME_SHAPE_MIN = 512
 
 _TEXT = "response.output_text.delta"
 _REASONING_SUMMARY = "response.reasoning_summary_text.delta"
@@ -147,13 +147,15 @@ def _decode_deltas(deltas: list[str]) -> str | None:
 
 class _Shape(NamedTuple):
     """How a text-delta payload is built: ``parts`` are the texts around its variable values,
-    the delta's string body and (when ``sequence`` is not None) the sequence number, which
-    comes first when ``sequence_first``."""
+    the delta's string body and, unless ``order`` is ``_DELTA_ONLY``, the sequence number."""
 
     index: int
-    sequence: int | None
-    sequence_first: bool
+    order: int
     parts: list[str]
+
+
+# The orders of a payload's variable values.
+_DELTA_ONLY, _SEQUENCE_FIRST, _DELTA_FIRST = 0, 1, 2
 
 
 def _payload_shape(payload: str) -> _Shape | None:
@@ -195,17 +197,40 @@ def _payload_shape(payload: str) -> _Shape | None:
         return None
     k = payload.find(_SEQUENCE_KEY)
     if k < 0:
-        return _Shape(index, None, False, [payload[:i], payload[j:]])
+        return _Shape(index, _DELTA_ONLY, [payload[:i], payload[j:]])
     k += len(_SEQUENCE_KEY)
     digits = _DIGITS.match(payload, k)  # no leading zero: the payload is JSON
     if digits is None:
         return None
-    e, sequence = digits.end(), int(digits.group())
+    e = digits.end()
     if e <= i:
-        return _Shape(index, sequence, True, [payload[:k], payload[e:i], payload[j:]])
+        return _Shape(index, _SEQUENCE_FIRST, [payload[:k], payload[e:i], payload[j:]])
     if j <= k:
-        return _Shape(index, sequence, False, [payload[:i], payload[j:k], payload[e:]])
+        return _Shape(index, _DELTA_FIRST, [payload[:i], payload[j:k], payload[e:]])
     return None
+
+
+def _sequence_if_built_as(payload: str, shape: _Shape) -> int | None:
+    """The sequence number of ``payload`` (0 if it has none) when it is built as ``shape``
+    says: the same parts around a delta body and a sequence number; else None."""
+    parts = shape.parts
+    head, tail = len(parts[0]), len(payload) - len(parts[-1])
+    if not (payload.startswith(parts[0]) and payload.endswith(parts[-1])) or tail < head:
+        return None
+    if shape.order == _DELTA_ONLY:
+        body = _STRING_BODY_AT.match(payload, head, tail)
+        return 0 if body and body.end() == tail else None
+    if shape.order == _SEQUENCE_FIRST:
+        digits = _DIGITS.match(payload, head, tail)
+        if digits is None or not payload.startswith(parts[1], digits.end()):
+            return None
+        body = _STRING_BODY_AT.match(payload, digits.end() + len(parts[1]), tail)
+        return int(digits.group()) if body and body.end() == tail else None
+    body = _STRING_BODY_AT.match(payload, head, tail)
+    if body is None or not payload.startswith(parts[1], body.end()):
+        return None
+    digits = _DIGITS.match(payload, body.end() + len(parts[1]), tail)
+    return int(digits.group()) if digits and digits.end() == tail else None
 
 
 #: ``str(i)`` for the smallest ``i``, grown on demand up to a bound (sequence numbers of runs).
@@ -229,33 +254,17 @@ def _decimals(start: int, count: int) -> list[str]:
     return cached[start:stop]
 
 
-def _text_run(text: str) -> tuple[int, int, int, str] | None:
-    """``(start, end, output_index, text)`` when the text-delta events of ``text`` form one long
-    run that reads exactly as :meth:`StreamAssembler.feed` reads it event by event
-    (``text[:start]`` and ``text[end:]`` are the events around it), else None."""
-    located = locate_run(text, _TD_PAYLOAD)
-    if located is None or located.stop - located.first < _SAME_SHAPE_MIN:
-        return None
-    found = _same_shape_run(text, located)
-    if found is None:
-        return None
-    return located.start, located.stop + 1, found[0], found[1]
+def _same_shape_run(text: str, run: Run, shape: _Shape, sequence: int) -> str | None:
+    """The text of the deltas of ``run`` when every payload in it is its first one, built as
+    ``shape`` says with ``sequence`` as its sequence number, with only the delta changed and
+    the sequence number counting on by one; else None.
 
-
-def _same_shape_run(text: str, run: Run) -> tuple[int, str] | None:
-    """``(output_index, text)`` of the text deltas of ``run`` when every payload in it is the
-    first one with only its delta changed (and its ``sequence_number``, counting on by one),
-    else None.
-
-    The first payload's shape is checked once (:func:`_payload_shape`); the run is confirmed
-    by rebuilding it from the deltas found in it and comparing, so every payload reads exactly
-    as the first one does: one regex scan and one join, not a scan per rule. A delta holds no
-    line break and either no quote or backslash, or only valid JSON escapes.
+    The shape was checked once (:func:`_payload_shape`); the run is confirmed by rebuilding
+    it from the deltas found in it and comparing, so every payload reads exactly as the first
+    one does: one regex scan and one join, not a scan per rule. A delta holds no line break
+    and either no quote or backslash, or only valid JSON escapes.
     """
     first, stop = run.first, run.stop
-    shape = _payload_shape(text[first : text.find("\n", first)])
-    if shape is None:
-        return None
     parts = shape.parts
     deltas = _DELTA_ON_LINE.findall(text, first, stop)
     joined = "".join(deltas)
@@ -266,24 +275,21 @@ def _same_shape_run(text: str, run: Run) -> tuple[int, str] | None:
     # text[first:stop] is parts[0] v parts[1] (v parts[2]) joint parts[0] v ... v parts[-1]:
     # rebuild it after the leading parts[0], one slot per value and per text between values.
     between = parts[-1] + run.joint + parts[0]
-    if shape.sequence is None:
+    if shape.order == _DELTA_ONLY:
         pieces = [between] * (2 * n)
         pieces[0::2] = deltas
     else:
-        numbers = _decimals(shape.sequence, n)
+        numbers = _decimals(sequence, n)
         pieces = [between] * (4 * n)
-        pieces[0::4] = numbers if shape.sequence_first else deltas
+        pieces[0::4] = numbers if shape.order == _SEQUENCE_FIRST else deltas
         pieces[1::4] = [parts[1]] * n
-        pieces[2::4] = deltas if shape.sequence_first else numbers
+        pieces[2::4] = deltas if shape.order == _SEQUENCE_FIRST else numbers
     pieces[-1] = parts[-1]
     rebuilt = "".join(pieces)
     begin = first + len(parts[0])
     if len(rebuilt) != stop - begin or not text.startswith(rebuilt, begin):
         return None
-    if not escaped:
-        return shape.index, joined
-    decoded = _decode_deltas(deltas)
-    return None if decoded is None else (shape.index, decoded)
+    return _decode_deltas(deltas) if escaped else joined
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -338,6 +344,7 @@ class StreamAssembler:
     __slots__ = (
         "_added",
         "_items",
+        "_last_shape",
         "_open_args",
         "_open_reasoning",
         "_open_text",
@@ -354,6 +361,8 @@ class StreamAssembler:
         self._open_text: dict[int, list[str]] = {}
         self._open_reasoning: dict[int, dict[int, list[str]]] = {}
         self._open_args: dict[int, list[str]] = {}
+        # How the text-delta payloads of the last long run were built (they rarely change).
+        self._last_shape: _Shape | None = None
         #: True once a terminal event arrived (success or failure); later payloads are ignored.
         self.done = False
         #: The exception that ended the stream (``response.failed`` / ``.incomplete`` / ``error``).
@@ -371,7 +380,7 @@ class StreamAssembler:
         """
         if not text:
             return []
-        found = _text_run(text)
+        found = self._text_run(text)
         if found is None:
             return self.feed(parse_events(text))
         start, end, index, delta = found
@@ -383,6 +392,31 @@ class StreamAssembler:
         if end < len(text):
             events.extend(self.feed(parse_events(text[end:])))
         return events
+
+    def _text_run(self, text: str) -> tuple[int, int, int, str] | None:
+        """``(start, end, output_index, text)`` when the text-delta events of ``text`` form one
+        long run that reads exactly as :meth:`feed` reads it event by event (``text[:start]``
+        and ``text[end:]`` are the events around it), else None."""
+        if len(text) < _SAME_SHAPE_MIN:
+            return None
+        run = locate_run(text, _TD_PAYLOAD)
+        if run is None or run.stop - run.first < _SAME_SHAPE_MIN:
+            return None
+        payload = text[run.first : text.find("\n", run.first)]
+        shape = self._last_shape
+        sequence = None if shape is None else _sequence_if_built_as(payload, shape)
+        if sequence is None:
+            shape = _payload_shape(payload)
+            if shape is None:
+                return None
+            sequence = _sequence_if_built_as(payload, shape)
+            if sequence is None:
+                return None
+            self._last_shape = shape
+        delta = _same_shape_run(text, run, shape, sequence)
+        if delta is None:
+            return None
+        return run.start, run.stop + 1, shape.index, delta
 
     def feed_tail(self, text: str) -> list[StreamEvent]:
         """Events for the text :meth:`SSEDecoder.flush_text` hands over at EOF.

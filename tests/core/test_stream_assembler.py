@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llm_codex.core.errors import (
@@ -21,8 +21,8 @@ from llm_codex.core.errors import (
     StreamError,
     UsageLimitReached,
 )
-from llm_codex.core.events import StreamAssembler, _same_shape_run
-from llm_codex.core.sse import SSEDecoder, locate_run, parse_events
+from llm_codex.core.events import StreamAssembler
+from llm_codex.core.sse import SSEDecoder, parse_events
 from llm_codex.core.types import (
     Completed,
     ItemAdded,
@@ -481,6 +481,9 @@ def _frame(payload: str) -> str:
 _ODD_EVENTS: dict[str, Any] = {
     "same": lambda p: _frame(p),
     "other output_index": lambda p: _frame(p.replace('"output_index":', '"output_index":1')),
+    "next output_index": lambda p: _frame(
+        re.sub(r'"output_index":(\d+)', lambda m: f'"output_index":{int(m[1]) + 1}', p, count=1)
+    ),
     "nested delta key": lambda p: _frame(p[:-1] + ',"x":{"delta":"nested"}}'),
     "nested object first": lambda p: _frame(p.replace('"item_id"', '"x":{"delta":"n"},"item_id"')),
     "second delta key": lambda p: _frame(p[:-1] + ',"delta":"again"}'),
@@ -567,9 +570,7 @@ def test_a_backend_burst_is_read_by_rebuilding_the_run():
     deltas = ["x", 'a "quote"', "line\nbreak", "back\\slash", "é", "😀", "\ud83d", "\ude00", "{"]
     deltas = deltas * 30
     run_text = "".join(_frame(_backend_delta(7 + i, d)) for i, d in enumerate(deltas))[:-1]
-    located = locate_run(run_text, '{"type":"response.output_text.delta",')
-    assert located is not None
-    assert _same_shape_run(run_text, located) == (0, "".join(deltas))
+    assert StreamAssembler()._text_run(run_text) == (0, len(run_text), 0, "".join(deltas))
     fast, slow = _read_both_ways(run_text)
     assert fast == slow
     assert fast[0] == [TextDelta("".join(deltas), 0)]
@@ -584,3 +585,43 @@ def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
     fast, slow = _read_both_ways(text)
     assert fast == slow
     assert "A" not in fast[0][0].text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    reads=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2),  # output_index
+            st.sampled_from(["backend", "reference", "no sequence number"]),
+            st.sampled_from([1, 3, 12, 30]),  # events in the read
+            st.sampled_from(["x", "wörd ", 'say "hi"\n']),
+            st.sampled_from(sorted(_ODD_EVENTS)),  # what one of them looks like
+            st.integers(min_value=0),  # which one
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+@example(reads=[(0, "reference", 30, "x", "same", 0), (1, "reference", 30, "x", "same", 0)])
+@example(
+    reads=[
+        (0, "reference", 30, "x", "same", 0),
+        (0, "reference", 30, "x", "next output_index", 0),
+    ]
+)
+def test_reads_of_changing_items_through_one_assembler(reads):
+    """An assembler remembers how the last run's payloads were built; reads of other items
+    and layouts, long and short, with an odd event anywhere, still read exactly as event by
+    event."""
+    fast, slow = StreamAssembler(), StreamAssembler()
+    seq = 3
+    for index, layout, count, delta, odd, where in reads:
+        payloads = [
+            _backend_delta(seq + i, delta, layout=layout, index=index) for i in range(count)
+        ]
+        events = [_frame(p) for p in payloads]
+        events[where % count] = _ODD_EVENTS[odd](payloads[where % count])
+        text = "".join(events)[:-1]
+        seq += count
+        assert fast.feed_text(text) == slow.feed(parse_events(text))
+    assert fast.partial().items == slow.partial().items
