@@ -272,6 +272,8 @@ def _same_shape_run(text: str, run: Run, shape: _Shape, sequence: int) -> str | 
     if escaped:
         deltas = _DELTA_JSON.findall(text, first, stop)
     n = len(deltas)
+    if not n:  # cannot happen (the first payload holds one), but never index an empty list
+        return None
     # text[first:stop] is parts[0] v parts[1] (v parts[2]) joint parts[0] v ... v parts[-1]:
     # rebuild it after the leading parts[0], one slot per value and per text between values.
     between = parts[-1] + run.joint + parts[0]
