@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from llm_codex.core.errors import (
@@ -60,15 +61,26 @@ _TEXT_DELTA_PREFIXES = (
 _TD_PAYLOAD = '{"type":"response.output_text.delta",'
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # The delta of a text-delta payload in a run (see _same_shape_run), found without leaving its
-# line: plain (up to the next quote), or, when a delta holds escapes, a JSON string body whose
-# escapes are all valid (so each decodes alone, as the JSON path decodes it).
-_DELTA_ON_LINE = re.compile(r'"delta":"([^"\n]*)')
+# line: a JSON string body whose escapes are all valid (so each decodes alone, as the JSON
+# path decodes it), or, when the run holds no backslash, the cheaper "up to the next quote".
 _STRING_BODY = r'[^"\\\n]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\n]*)*'
-_DELTA_JSON = re.compile(r'"delta":"(' + _STRING_BODY + ')"')
-_STRING_BODY_AT = re.compile(_STRING_BODY)
-_DIGITS = re.compile(r"[0-9]+")
+_PLAIN_BODY = r'[^"\n]*'
 _DELTA_KEY = '"delta":'
+# The per-event fields of a text-delta payload in a run, each named by its key as written
+# before its value: the delta, the sequence number, and nonces.
+_DELTA_VALUE = '"delta":"'
 _SEQUENCE_KEY = '"sequence_number":'
+#: Fields that neither reading looks at whose value is new in every event: the Responses
+#: API pads each delta event with a random ``obfuscation`` string. A nonce value is a JSON
+#: string body with no escape, control character or brace (so it is valid in any JSON
+#: string, holds no key, and the fast reading's brace count cannot see it).
+_NONCE_KEYS = ('"obfuscation":"',)
+_NONCE_BODY = r'[^"\\{\x00-\x1f]*'
+# The form of each per-event value.
+_VALUE_BODY = {_DELTA_VALUE: _STRING_BODY, _SEQUENCE_KEY: "[0-9]+"} | dict.fromkeys(
+    _NONCE_KEYS, _NONCE_BODY
+)
+_VALUE_AT = {slot: re.compile(body) for slot, body in _VALUE_BODY.items()}
 #: Shorter runs (two backend events or fewer) are read event by event: that costs less than
 #: the fixed cost of confirming a run.
 _SAME_SHAPE_MIN = 512
@@ -132,7 +144,7 @@ def _fast_text_delta(payload: str) -> tuple[int, str] | None:
         return None
 
 
-def _decode_deltas(deltas: list[str]) -> str | None:
+def _decode_deltas(deltas: Sequence[str]) -> str | None:
     """The text of JSON string bodies (escapes kept) decoded one by one and joined, as the
     JSON path decodes each payload (a surrogate pair split across two deltas stays two lone
     surrogates); None when one is not valid JSON."""
@@ -146,16 +158,38 @@ def _decode_deltas(deltas: list[str]) -> str | None:
 
 
 class _Shape(NamedTuple):
-    """How a text-delta payload is built: ``parts`` are the texts around its variable values,
-    the delta's string body and, unless ``order`` is ``_DELTA_ONLY``, the sequence number."""
+    """How a text-delta payload is built: ``parts`` are the texts around its per-event values,
+    one slot each between two parts; ``slots`` names each slot's field by its key (one of
+    :data:`_DELTA_VALUE`, :data:`_SEQUENCE_KEY` or :data:`_NONCE_KEYS`), in payload order.
+    ``strings`` and ``plain_strings`` find the string values of every payload of a run in
+    one scan (:func:`_strings_pattern`)."""
 
     index: int
-    order: int
+    slots: tuple[str, ...]
     parts: list[str]
+    strings: re.Pattern[str]
+    plain_strings: re.Pattern[str]
 
 
-# The orders of a payload's variable values.
-_DELTA_ONLY, _SEQUENCE_FIRST, _DELTA_FIRST = 0, 1, 2
+def _strings_pattern(slots: tuple[str, ...], parts: list[str], *, plain: bool) -> re.Pattern[str]:
+    """A regex matching a payload built of ``parts`` and ``slots`` from its first string
+    value's key to its last string value, each string value (delta, nonces) a group in
+    payload order: its ``findall`` over a run gives all of them in one scan. ``plain`` takes
+    deltas up to the next quote (only for a run with no backslash)."""
+    strings = [m for m, slot in enumerate(slots) if slot != _SEQUENCE_KEY]
+    pattern = [re.escape(slots[strings[0]])]
+    for m in range(strings[0], strings[-1] + 1):
+        if m > strings[0]:
+            pattern.append(re.escape(parts[m]))
+        slot = slots[m]
+        body = _PLAIN_BODY if plain and slot == _DELTA_VALUE else _VALUE_BODY[slot]
+        pattern.append(body if slot == _SEQUENCE_KEY else f"({body})")
+    return re.compile("".join(pattern))
+
+
+#: The string-value patterns of the payload shapes seen lately, by slots and texts between.
+_strings_patterns: dict[tuple[Any, ...], tuple[re.Pattern[str], re.Pattern[str]]] = {}
+_STRINGS_PATTERNS_CACHED = 64
 
 
 def _payload_shape(payload: str) -> _Shape | None:
@@ -163,23 +197,51 @@ def _payload_shape(payload: str) -> _Shape | None:
     readings of :meth:`StreamAssembler.feed` (the fast one and JSON) agree on the payload and
     would agree on any payload built the same way.
 
-    The fast reading is asked directly, with the delta emptied. What it looks at besides the
-    delta (the first ``delta`` and ``output_index`` keys, braces before and after the delta,
-    the index up to the next comma) lies in the parts around the values whatever they are: a
-    delta body holds no unescaped quote, so no key; a sequence number only digits; and in
-    valid JSON a comma or brace follows the index at once. So it reads every payload of the
-    shape alike. JSON must find the same type and index and a string delta, so that escaped
-    deltas, which only JSON reads, read alike too; its last-of-duplicate-keys rule cannot
-    differ, as the ``delta`` key is unique and the index was compared.
+    Its per-event values are the delta, the sequence number (if any) and the first value of
+    each nonce field (:data:`_NONCE_KEYS`) of the nonce form; any other text is fixed. The
+    fast reading is asked directly, with the delta emptied. What it looks at besides
+    the delta (the first ``delta`` and ``output_index`` keys, braces before and after the
+    delta, the index up to the next comma) lies in the fixed text whatever the values are: a
+    delta body or a nonce holds no unescaped quote, so no key, and a nonce no brace; a
+    sequence number only digits; and in valid JSON a comma or brace follows the index at
+    once. So it reads every payload of the shape alike. JSON must find the same type and
+    index and a string delta, so that escaped deltas, which only JSON reads, read alike too
+    (a nonce, valid in any JSON string and read by neither, cannot change that); its
+    last-of-duplicate-keys rule cannot differ, as the ``delta`` key is unique and the index
+    was compared.
     """
     i = payload.find(_DELTA_KEY)
     if i < 0 or payload.find(_DELTA_KEY, i + 1) >= 0 or not payload.startswith('"', i + 8):
         return None
     i += 9
-    body = _STRING_BODY_AT.match(payload, i)  # always matches, if only the empty string
+    body = _VALUE_AT[_DELTA_VALUE].match(payload, i)  # always matches, if only the empty string
     j = body.end() if body else i
     if not payload.startswith('"', j):
         return None
+    spans = [(i, j, _DELTA_VALUE)]
+    for key in _NONCE_KEYS:  # absent, or not of the nonce form: fixed text like the rest
+        k = payload.find(key)
+        if k >= 0:
+            k += len(key)
+            nonce = _VALUE_AT[key].match(payload, k)
+            if nonce is not None and payload.startswith('"', nonce.end()):
+                spans.append((k, nonce.end(), key))
+    k = payload.find(_SEQUENCE_KEY)
+    if k >= 0:
+        k += len(_SEQUENCE_KEY)
+        digits = _VALUE_AT[_SEQUENCE_KEY].match(payload, k)  # no leading zero: the payload is JSON
+        if digits is None:
+            return None
+        spans.append((k, digits.end(), _SEQUENCE_KEY))
+    spans.sort()
+    parts: list[str] = []
+    at = 0
+    for start, end, _ in spans:
+        if start < at:  # cannot happen (no value holds another's key), but never overlap
+            return None
+        parts.append(payload[at:start])
+        at = end
+    parts.append(payload[at:])
     fast = _fast_text_delta(payload[:i] + payload[j:])
     if fast is None or fast[1]:
         return None
@@ -195,42 +257,41 @@ def _payload_shape(payload: str) -> _Shape | None:
         or _int(event.get("output_index")) != index
     ):
         return None
-    k = payload.find(_SEQUENCE_KEY)
-    if k < 0:
-        return _Shape(index, _DELTA_ONLY, [payload[:i], payload[j:]])
-    k += len(_SEQUENCE_KEY)
-    digits = _DIGITS.match(payload, k)  # no leading zero: the payload is JSON
-    if digits is None:
-        return None
-    e = digits.end()
-    if e <= i:
-        return _Shape(index, _SEQUENCE_FIRST, [payload[:k], payload[e:i], payload[j:]])
-    if j <= k:
-        return _Shape(index, _DELTA_FIRST, [payload[:i], payload[j:k], payload[e:]])
-    return None
+    slots = tuple(slot for _, _, slot in spans)
+    # The patterns depend only on the slots and the texts between them, which do not change
+    # from turn to turn (the item id lies before the first value): build them once.
+    key = (slots, *parts[1:-1])
+    patterns = _strings_patterns.get(key)
+    if patterns is None:
+        if len(_strings_patterns) >= _STRINGS_PATTERNS_CACHED:
+            _strings_patterns.clear()
+        patterns = _strings_patterns[key] = (
+            _strings_pattern(slots, parts, plain=False),
+            _strings_pattern(slots, parts, plain=True),
+        )
+    return _Shape(index, slots, parts, *patterns)
 
 
 def _sequence_if_built_as(payload: str, shape: _Shape) -> int | None:
     """The sequence number of ``payload`` (0 if it has none) when it is built as ``shape``
-    says: the same parts around a delta body and a sequence number; else None."""
+    says: the same parts around values of the right form; else None."""
     parts = shape.parts
-    head, tail = len(parts[0]), len(payload) - len(parts[-1])
-    if not (payload.startswith(parts[0]) and payload.endswith(parts[-1])) or tail < head:
+    at, tail = len(parts[0]), len(payload) - len(parts[-1])
+    if not (payload.startswith(parts[0]) and payload.endswith(parts[-1])) or tail < at:
         return None
-    if shape.order == _DELTA_ONLY:
-        body = _STRING_BODY_AT.match(payload, head, tail)
-        return 0 if body and body.end() == tail else None
-    if shape.order == _SEQUENCE_FIRST:
-        digits = _DIGITS.match(payload, head, tail)
-        if digits is None or not payload.startswith(parts[1], digits.end()):
+    sequence = 0
+    for m, slot in enumerate(shape.slots):
+        value = _VALUE_AT[slot].match(payload, at, tail)
+        if value is None:
             return None
-        body = _STRING_BODY_AT.match(payload, digits.end() + len(parts[1]), tail)
-        return int(digits.group()) if body and body.end() == tail else None
-    body = _STRING_BODY_AT.match(payload, head, tail)
-    if body is None or not payload.startswith(parts[1], body.end()):
-        return None
-    digits = _DIGITS.match(payload, body.end() + len(parts[1]), tail)
-    return int(digits.group()) if digits and digits.end() == tail else None
+        at = value.end()
+        if slot == _SEQUENCE_KEY:
+            sequence = int(value.group())
+        if m + 1 < len(shape.slots):
+            if not payload.startswith(parts[m + 1], at):
+                return None
+            at += len(parts[m + 1])
+    return sequence if at == tail else None
 
 
 #: ``str(i)`` for the smallest ``i``, grown on demand up to a bound (sequence numbers of runs).
@@ -256,42 +317,47 @@ def _decimals(start: int, count: int) -> list[str]:
 
 def _same_shape_run(text: str, run: Run, shape: _Shape, sequence: int) -> str | None:
     """The text of the deltas of ``run`` when every payload in it is its first one, built as
-    ``shape`` says with ``sequence`` as its sequence number, with only the delta changed and
-    the sequence number counting on by one; else None.
+    ``shape`` says with ``sequence`` as its sequence number, with only the delta and nonces
+    changed and the sequence number counting on by one; else None.
 
     The shape was checked once (:func:`_payload_shape`); the run is confirmed by rebuilding
-    it from the deltas found in it and comparing, so every payload reads exactly as the first
-    one does: one regex scan and one join, not a scan per rule. A delta holds no line break
-    and either no quote or backslash, or only valid JSON escapes.
+    it from the values found in it and comparing, so every payload reads exactly as the
+    first one does: one regex scan (for all string values at once) and one join, not a scan
+    per rule. Each value is of its field's form (:data:`_VALUE_BODY`; a delta with no
+    backslash, when the run holds none, up to the next quote).
     """
     first, stop = run.first, run.stop
-    parts = shape.parts
-    deltas = _DELTA_ON_LINE.findall(text, first, stop)
-    joined = "".join(deltas)
-    escaped = "\\" in joined
-    if escaped:
-        deltas = _DELTA_JSON.findall(text, first, stop)
-    n = len(deltas)
-    if not n:  # cannot happen (the first payload holds one), but never index an empty list
+    parts, slots = shape.parts, shape.slots
+    escaped = text.find("\\", first, stop) >= 0
+    pattern = shape.strings if escaped else shape.plain_strings
+    found = pattern.findall(text, first, stop)
+    n = len(found)
+    if not n:  # cannot happen (the first payload holds a delta), but never index an empty list
         return None
-    # text[first:stop] is parts[0] v parts[1] (v parts[2]) joint parts[0] v ... v parts[-1]:
+    # One column of values per string slot (findall gives tuples when there are several).
+    columns = iter(zip(*found, strict=True) if pattern.groups > 1 else (found,))
+    # text[first:stop] is parts[0] v parts[1] ... v parts[-1] joint parts[0] v ... parts[-1]:
     # rebuild it after the leading parts[0], one slot per value and per text between values.
-    between = parts[-1] + run.joint + parts[0]
-    if shape.order == _DELTA_ONLY:
-        pieces = [between] * (2 * n)
-        pieces[0::2] = deltas
-    else:
-        numbers = _decimals(sequence, n)
-        pieces = [between] * (4 * n)
-        pieces[0::4] = numbers if shape.order == _SEQUENCE_FIRST else deltas
-        pieces[1::4] = [parts[1]] * n
-        pieces[2::4] = deltas if shape.order == _SEQUENCE_FIRST else numbers
+    width = 2 * len(slots)
+    template = [""] * width
+    template[1:width:2] = [*parts[1:-1], parts[-1] + run.joint + parts[0]]
+    pieces = template * n
+    deltas: Sequence[str] = ()
+    for m, slot in enumerate(slots):
+        if slot == _SEQUENCE_KEY:
+            pieces[2 * m :: width] = _decimals(sequence, n)
+        else:
+            values = next(columns)
+            pieces[2 * m :: width] = values
+            if slot == _DELTA_VALUE:
+                deltas = values
     pieces[-1] = parts[-1]
     rebuilt = "".join(pieces)
     begin = first + len(parts[0])
     if len(rebuilt) != stop - begin or not text.startswith(rebuilt, begin):
         return None
-    return _decode_deltas(deltas) if escaped else joined
+    joined = "".join(deltas)
+    return _decode_deltas(deltas) if "\\" in joined else joined
 
 
 def _int(value: Any, default: int = 0) -> int:

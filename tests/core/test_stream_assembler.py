@@ -447,10 +447,19 @@ _ITEM = "msg_695305bd9b818ef5f0deca6e9042fe67fdd10f68d47d5bb6"
 
 
 def _backend_delta(
-    seq: int, delta: str, *, ascii_only: bool = True, layout: str = "backend", index: int = 0
+    seq: int,
+    delta: str,
+    *,
+    ascii_only: bool = True,
+    layout: str = "backend",
+    index: int = 0,
+    obfuscation: str | None = None,
+    obfuscation_at: int = -1,
 ) -> str:
     """A text-delta payload as the backend writes it (compact JSON, keys in its order), or
-    with ``delta`` before ``sequence_number`` (as in the API reference), or without one."""
+    with ``delta`` before ``sequence_number`` (as in the API reference), or without one;
+    with an ``obfuscation`` string (as the Responses API adds to every delta event), its
+    key at place ``obfuscation_at`` after ``type`` (-1: last)."""
     payload: dict[str, Any] = {"type": "response.output_text.delta"}
     if layout == "backend":
         payload["sequence_number"] = seq
@@ -459,7 +468,17 @@ def _backend_delta(
         payload["logprobs"] = []
     elif layout == "reference":
         payload["sequence_number"] = seq
+    if obfuscation is not None:
+        items = list(payload.items())
+        at = len(items) if obfuscation_at < 0 else 1 + obfuscation_at % len(items)
+        items.insert(at, ("obfuscation", obfuscation))
+        payload = dict(items)
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def _nonce(i: int) -> str:
+    """A random-looking obfuscation value of varying length, as the Responses API sends."""
+    return "".join("aZ09xQ7k"[(i * 7 + k * 3) % 8] for k in range(1 + i % 16))
 
 
 def _at_delta_end(payload: str, raw: str) -> str:
@@ -515,6 +534,45 @@ _ODD_EVENTS: dict[str, Any] = {
     "extra blank line": lambda p: _frame(p) + "\n",
     "other event": lambda p: _frame(p.replace("output_text.delta", "reasoning_text.delta")),
     "a comment event": lambda p: _frame(p) + ": keep-alive\n\n",
+    # The obfuscation field (no change where a payload has none).
+    "no obfuscation": lambda p: _frame(re.sub(r',?"obfuscation":"[^"]*"', "", p, count=1)),
+    "second obfuscation key": lambda p: _frame(p[:-1] + ',"obfuscation":"again"}'),
+    "spaced obfuscation": lambda p: _frame(p.replace('"obfuscation":"', '"obfuscation": "')),
+    "obfuscation not a string": lambda p: _frame(
+        re.sub(r'"obfuscation":"[^"]*"', '"obfuscation":5', p)
+    ),
+    "escaped obfuscation": lambda p: _frame(p.replace('"obfuscation":"', '"obfuscation":"\\"')),
+    "obfuscation invalid escape": lambda p: _frame(
+        p.replace('"obfuscation":"', '"obfuscation":"\\q')
+    ),
+    "obfuscation raw control character": lambda p: _frame(
+        p.replace('"obfuscation":"', '"obfuscation":"\x01')
+    ),
+    "obfuscation brace": lambda p: _frame(p.replace('"obfuscation":"', '"obfuscation":"{')),
+    "obfuscation brace, delta raw control character": lambda p: _frame(
+        p.replace('"obfuscation":"', '"obfuscation":"{').replace('"delta":"', '"delta":"\x01')
+    ),
+    "obfuscation holding a delta key": lambda p: _frame(
+        p.replace('"obfuscation":"', '"obfuscation":"\\"delta\\":\\"no')
+    ),
+    "empty obfuscation": lambda p: _frame(re.sub(r'"obfuscation":"[^"]*"', '"obfuscation":""', p)),
+    "long obfuscation": lambda p: _frame(
+        p.replace('"obfuscation":"', '"obfuscation":"' + "z" * 3000)
+    ),
+}
+
+# Obfuscation values all events of a run may carry: none, random-looking, or odd ones.
+_OBFUSCATIONS: dict[str, Any] = {
+    "none": lambda i: None,
+    "random": _nonce,
+    "empty": lambda i: "",
+    "constant": lambda i: "abc",
+    "very long": lambda i: _nonce(i) * 200,
+    "escapes": lambda i: _nonce(i) + '"\\\n',
+    "raw control characters": lambda i: _nonce(i) + "\x01\x1f",
+    "braces": lambda i: "{" + _nonce(i) + "}",
+    "non-ASCII": lambda i: _nonce(i) + "é😀",
+    "text": lambda i: f'"delta":"{i}',
 }
 
 
@@ -536,16 +594,27 @@ def _read_both_ways(text: str) -> tuple[Any, Any]:
     seq=st.sampled_from([0, 4, 9_990, 16_370, 40_000]),
     before=st.booleans(),
     after=st.booleans(),
+    obfuscation=st.sampled_from(sorted(_OBFUSCATIONS)),
+    obfuscation_at=st.integers(min_value=-1, max_value=7),
 )
 def test_a_long_run_reads_as_its_events_one_by_one(
-    deltas, odd, where, ascii_only, layout, index, seq, before, after
+    deltas, odd, where, ascii_only, layout, index, seq, before, after, obfuscation, obfuscation_at
 ):
     """Whatever one event of a long run of text deltas looks like, or all of them (another
     index or key, a nested object, escapes valid or not, a sequence number out of step, not
-    JSON, other SSE lines), the bulk reading of the read gives the same events and partial
-    result as reading it event by event (``where`` None: every event is odd)."""
+    JSON, other SSE lines, an odd or missing obfuscation string), the bulk reading of the
+    read gives the same events and partial result as reading it event by event (``where``
+    None: every event is odd)."""
     payloads = [
-        _backend_delta(seq + i, d, ascii_only=ascii_only, layout=layout, index=index)
+        _backend_delta(
+            seq + i,
+            d,
+            ascii_only=ascii_only,
+            layout=layout,
+            index=index,
+            obfuscation=_OBFUSCATIONS[obfuscation](i),
+            obfuscation_at=obfuscation_at,
+        )
         for i, d in enumerate(deltas)
     ]
     if where is None:
@@ -564,16 +633,44 @@ def test_a_long_run_reads_as_its_events_one_by_one(
     assert fast == slow
 
 
-def test_a_backend_burst_is_read_by_rebuilding_the_run():
+@pytest.mark.parametrize("layout", ["backend", "reference", "no sequence number"])
+@pytest.mark.parametrize("obfuscation_at", [None, -1, 0, 1, 3, 5])
+def test_a_backend_burst_is_read_by_rebuilding_the_run(layout, obfuscation_at):
     """The common case, a long burst written alike, is confirmed in one piece (escapes and
-    all) and gives the text of its deltas."""
+    all, and a random obfuscation string in every event, wherever its key) and gives the
+    text of its deltas."""
     deltas = ["x", 'a "quote"', "line\nbreak", "back\\slash", "é", "😀", "\ud83d", "\ude00", "{"]
     deltas = deltas * 30
-    run_text = "".join(_frame(_backend_delta(7 + i, d)) for i, d in enumerate(deltas))[:-1]
+    run_text = "".join(
+        _frame(
+            _backend_delta(
+                7 + i,
+                d,
+                layout=layout,
+                obfuscation=None if obfuscation_at is None else _nonce(i),
+                obfuscation_at=obfuscation_at or 0,
+            )
+        )
+        for i, d in enumerate(deltas)
+    )[:-1]
     assert StreamAssembler()._text_run(run_text) == (0, len(run_text), 0, "".join(deltas))
     fast, slow = _read_both_ways(run_text)
     assert fast == slow
     assert fast[0] == [TextDelta("".join(deltas), 0)]
+
+
+@pytest.mark.parametrize("odd", [name for name in sorted(_ODD_EVENTS) if "obfuscation" in name])
+@pytest.mark.parametrize("delta", ["x", 'say "hi"\n'])
+@pytest.mark.parametrize("where", [0, 10, 29])
+def test_an_odd_obfuscation_string_reads_as_event_by_event(odd, delta, where):
+    """One event of a burst with an obfuscation string in every event has an odd one
+    (missing, doubled, escaped, with a brace or a raw control character, beside a delta
+    that only the fast reading would take...): the read gives what event by event gives."""
+    payloads = [_backend_delta(4 + i, delta, obfuscation=_nonce(i)) for i in range(30)]
+    events = [_frame(p) for p in payloads]
+    events[where] = _ODD_EVENTS[odd](payloads[where])
+    fast, slow = _read_both_ways("".join(events)[:-1])
+    assert fast == slow
 
 
 def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
@@ -597,27 +694,46 @@ def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
             st.sampled_from(["x", "wörd ", 'say "hi"\n']),
             st.sampled_from(sorted(_ODD_EVENTS)),  # what one of them looks like
             st.integers(min_value=0),  # which one
+            st.sampled_from(["none", "random", "braces", "escapes"]),  # obfuscation
         ),
         min_size=1,
         max_size=6,
     )
 )
-@example(reads=[(0, "reference", 30, "x", "same", 0), (1, "reference", 30, "x", "same", 0)])
 @example(
     reads=[
-        (0, "reference", 30, "x", "same", 0),
-        (0, "reference", 30, "x", "next output_index", 0),
+        (0, "reference", 30, "x", "same", 0, "none"),
+        (1, "reference", 30, "x", "same", 0, "none"),
+    ]
+)
+@example(
+    reads=[
+        (0, "reference", 30, "x", "same", 0, "none"),
+        (0, "reference", 30, "x", "next output_index", 0, "none"),
+    ]
+)
+@example(
+    reads=[
+        (0, "backend", 30, "x", "same", 0, "random"),
+        (0, "backend", 30, "x", "same", 0, "braces"),
     ]
 )
 def test_reads_of_changing_items_through_one_assembler(reads):
     """An assembler remembers how the last run's payloads were built; reads of other items
-    and layouts, long and short, with an odd event anywhere, still read exactly as event by
-    event."""
+    and layouts, with or without obfuscation strings, long and short, with an odd event
+    anywhere, still read exactly as event by event."""
     fast, slow = StreamAssembler(), StreamAssembler()
     seq = 3
-    for index, layout, count, delta, odd, where in reads:
+    for index, layout, count, delta, odd, where, obfuscation in reads:
         payloads = [
-            _backend_delta(seq + i, delta, layout=layout, index=index) for i in range(count)
+            _backend_delta(
+                seq + i,
+                delta,
+                layout=layout,
+                index=index,
+                obfuscation=_OBFUSCATIONS[obfuscation](seq + i),
+            )
+            for i in range(count)
         ]
         events = [_frame(p) for p in payloads]
         events[where % count] = _ODD_EVENTS[odd](payloads[where % count])
