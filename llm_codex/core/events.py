@@ -81,6 +81,7 @@ _VALUE_BODY = {_DELTA_VALUE: _STRING_BODY, _SEQUENCE_KEY: "[0-9]+"} | dict.fromk
     _NONCE_KEYS, _NONCE_BODY
 )
 _VALUE_AT = {slot: re.compile(body) for slot, body in _VALUE_BODY.items()}
+_SEQUENCE_AT = _VALUE_AT[_SEQUENCE_KEY]
 #: Shorter runs (two backend events or fewer) are read event by event: that costs less than
 #: the fixed cost of confirming a run.
 _SAME_SHAPE_MIN = 512
@@ -104,6 +105,10 @@ _STRUCTURAL = frozenset(
 
 # Kinds of coalesced deltas.
 _K_TEXT, _K_REASONING, _K_ARGS = 1, 2, 3
+# A coalesced delta still open at the end of some payloads: kind (0: none), key (output
+# index and part), its pieces and, for tool arguments, the item id.
+_Pending = tuple[int, tuple[int, int], list[str], "str | None"]
+_NO_PENDING: _Pending = (0, (0, 0), [], None)  # its list is never appended to (kind 0)
 
 
 def _fast_text_delta(payload: str) -> tuple[int, str] | None:
@@ -169,6 +174,16 @@ class _Shape(NamedTuple):
     parts: list[str]
     strings: re.Pattern[str]
     plain_strings: re.Pattern[str]
+    #: The rebuilt pieces of one payload after its first part, the texts between the values
+    #: in place and the values' places empty (the text after the last value is the run's).
+    pieces: list[str]
+    #: The places of the sequence number (-1: none) and of the string values, in ``pieces``,
+    #: and which string value is the delta.
+    sequence_at: int
+    strings_at: tuple[int, ...]
+    delta_column: int
+    #: Each value's form (:data:`_VALUE_AT`) and the text up to the next value ("" at the end).
+    forms: tuple[tuple[re.Pattern[str], str], ...]
 
 
 def _strings_pattern(slots: tuple[str, ...], parts: list[str], *, plain: bool) -> re.Pattern[str]:
@@ -187,9 +202,9 @@ def _strings_pattern(slots: tuple[str, ...], parts: list[str], *, plain: bool) -
     return re.compile("".join(pattern))
 
 
-#: The string-value patterns of the payload shapes seen lately, by slots and texts between.
-_strings_patterns: dict[tuple[Any, ...], tuple[re.Pattern[str], re.Pattern[str]]] = {}
-_STRINGS_PATTERNS_CACHED = 64
+#: The layouts (:func:`_layout`) of the payload shapes seen lately, by slots and texts between.
+_layouts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_LAYOUTS_CACHED = 64
 
 
 def _payload_shape(payload: str) -> _Shape | None:
@@ -198,7 +213,8 @@ def _payload_shape(payload: str) -> _Shape | None:
     would agree on any payload built the same way.
 
     Its per-event values are the delta, the sequence number (if any) and the first value of
-    each nonce field (:data:`_NONCE_KEYS`) of the nonce form; any other text is fixed. The
+    each nonce field (:data:`_NONCE_KEYS`, up to any character not of the nonce form, which
+    then is fixed text like any other: a nonce is valid wherever a JSON string is). The
     fast reading is asked directly, with the delta emptied. What it looks at besides
     the delta (the first ``delta`` and ``output_index`` keys, braces before and after the
     delta, the index up to the next comma) lies in the fixed text whatever the values are: a
@@ -219,13 +235,12 @@ def _payload_shape(payload: str) -> _Shape | None:
     if not payload.startswith('"', j):
         return None
     spans = [(i, j, _DELTA_VALUE)]
-    for key in _NONCE_KEYS:  # absent, or not of the nonce form: fixed text like the rest
+    for key in _NONCE_KEYS:  # its value up to anything not of the nonce form, if any
         k = payload.find(key)
         if k >= 0:
             k += len(key)
-            nonce = _VALUE_AT[key].match(payload, k)
-            if nonce is not None and payload.startswith('"', nonce.end()):
-                spans.append((k, nonce.end(), key))
+            nonce = _VALUE_AT[key].match(payload, k)  # always matches, if only the empty string
+            spans.append((k, nonce.end() if nonce else k, key))
     k = payload.find(_SEQUENCE_KEY)
     if k >= 0:
         k += len(_SEQUENCE_KEY)
@@ -258,18 +273,33 @@ def _payload_shape(payload: str) -> _Shape | None:
     ):
         return None
     slots = tuple(slot for _, _, slot in spans)
-    # The patterns depend only on the slots and the texts between them, which do not change
-    # from turn to turn (the item id lies before the first value): build them once.
+    # What the run reading needs of the shape depends only on the slots and the texts
+    # between the values, which do not change from turn to turn (the item id lies before
+    # the first value): build it once.
     key = (slots, *parts[1:-1])
-    patterns = _strings_patterns.get(key)
-    if patterns is None:
-        if len(_strings_patterns) >= _STRINGS_PATTERNS_CACHED:
-            _strings_patterns.clear()
-        patterns = _strings_patterns[key] = (
-            _strings_pattern(slots, parts, plain=False),
-            _strings_pattern(slots, parts, plain=True),
-        )
-    return _Shape(index, slots, parts, *patterns)
+    layout = _layouts.get(key)
+    if layout is None:
+        if len(_layouts) >= _LAYOUTS_CACHED:
+            _layouts.clear()
+        layout = _layouts[key] = _layout(slots, parts)
+    return _Shape(index, slots, parts, *layout)
+
+
+def _layout(slots: tuple[str, ...], parts: list[str]) -> tuple[Any, ...]:
+    """The fields of a :class:`_Shape` after ``parts`` (see there), for these slots and
+    texts between values."""
+    strings_at = tuple(2 * m for m, slot in enumerate(slots) if slot != _SEQUENCE_KEY)
+    pieces = [""] * (2 * len(slots) - 1)
+    pieces[1::2] = parts[1:-1]
+    return (
+        _strings_pattern(slots, parts, plain=False),
+        _strings_pattern(slots, parts, plain=True),
+        pieces,
+        2 * slots.index(_SEQUENCE_KEY) if _SEQUENCE_KEY in slots else -1,
+        strings_at,
+        strings_at.index(2 * slots.index(_DELTA_VALUE)),
+        tuple(zip([_VALUE_AT[slot] for slot in slots], [*parts[1:-1], ""], strict=True)),
+    )
 
 
 def _sequence_if_built_as(payload: str, shape: _Shape) -> int | None:
@@ -280,17 +310,13 @@ def _sequence_if_built_as(payload: str, shape: _Shape) -> int | None:
     if not (payload.startswith(parts[0]) and payload.endswith(parts[-1])) or tail < at:
         return None
     sequence = 0
-    for m, slot in enumerate(shape.slots):
-        value = _VALUE_AT[slot].match(payload, at, tail)
-        if value is None:
+    for form, after in shape.forms:
+        value = form.match(payload, at, tail)
+        if value is None or not payload.startswith(after, value.end()):
             return None
-        at = value.end()
-        if slot == _SEQUENCE_KEY:
+        if form is _SEQUENCE_AT:
             sequence = int(value.group())
-        if m + 1 < len(shape.slots):
-            if not payload.startswith(parts[m + 1], at):
-                return None
-            at += len(parts[m + 1])
+        at = value.end() + len(after)
     return sequence if at == tail else None
 
 
@@ -327,30 +353,26 @@ def _same_shape_run(text: str, run: Run, shape: _Shape, sequence: int) -> str | 
     backslash, when the run holds none, up to the next quote).
     """
     first, stop = run.first, run.stop
-    parts, slots = shape.parts, shape.slots
+    parts = shape.parts
     escaped = text.find("\\", first, stop) >= 0
     pattern = shape.strings if escaped else shape.plain_strings
     found = pattern.findall(text, first, stop)
     n = len(found)
     if not n:  # cannot happen (the first payload holds a delta), but never index an empty list
         return None
-    # One column of values per string slot (findall gives tuples when there are several).
-    columns = iter(zip(*found, strict=True) if pattern.groups > 1 else (found,))
     # text[first:stop] is parts[0] v parts[1] ... v parts[-1] joint parts[0] v ... parts[-1]:
     # rebuild it after the leading parts[0], one slot per value and per text between values.
-    width = 2 * len(slots)
-    template = [""] * width
-    template[1:width:2] = [*parts[1:-1], parts[-1] + run.joint + parts[0]]
-    pieces = template * n
-    deltas: Sequence[str] = ()
-    for m, slot in enumerate(slots):
-        if slot == _SEQUENCE_KEY:
-            pieces[2 * m :: width] = _decimals(sequence, n)
-        else:
-            values = next(columns)
-            pieces[2 * m :: width] = values
-            if slot == _DELTA_VALUE:
-                deltas = values
+    width = len(shape.pieces) + 1
+    pieces = [*shape.pieces, parts[-1] + run.joint + parts[0]] * n
+    if shape.sequence_at >= 0:
+        pieces[shape.sequence_at :: width] = _decimals(sequence, n)
+    if pattern.groups == 1:
+        pieces[shape.strings_at[0] :: width] = deltas = found
+    else:  # findall gives one tuple per payload: one column of values per string slot
+        columns = list(zip(*found, strict=True))
+        for at, column in zip(shape.strings_at, columns, strict=True):
+            pieces[at::width] = column
+        deltas = columns[shape.delta_column]
     pieces[-1] = parts[-1]
     rebuilt = "".join(pieces)
     begin = first + len(parts[0])
@@ -452,13 +474,28 @@ class StreamAssembler:
         if found is None:
             return self.feed(parse_events(text))
         start, end, index, delta = found
-        events = self.feed(parse_events(text[:start])) if start else []
+        events: list[StreamEvent] = []
         if self.done:
             return events
-        if delta:
-            events.append(self._flush(_K_TEXT, (index, 0), [delta], None))
+        # The run's text joins the delta pending around it, as reading event by event would.
+        pending = self._read(parse_events(text[:start]), events, _NO_PENDING) if start else None
+        if self.done:
+            return events
+        if pending is None:
+            pending = (_K_TEXT, (index, 0), [delta], None)
+        else:
+            kind, key, parts, item_id = pending
+            if kind == _K_TEXT and key[0] == index:
+                parts.append(delta)
+            else:
+                if kind:
+                    self._emit(events, kind, key, parts, item_id)
+                pending = (_K_TEXT, (index, 0), [delta], None)
         if end < len(text):
-            events.extend(self.feed(parse_events(text[end:])))
+            pending = self._read(parse_events(text[end:]), events, pending)
+        kind, key, parts, item_id = pending
+        if kind:
+            self._emit(events, kind, key, parts, item_id)
         return events
 
     def _text_run(self, text: str) -> tuple[int, int, int, str] | None:
@@ -506,10 +543,15 @@ class StreamAssembler:
         events: list[StreamEvent] = []
         if self.done:
             return events
-        kind = 0  # kind of the pending coalesced delta (0: none)
-        key: tuple[int, int] = (0, 0)
-        parts: list[str] = []
-        item_id: str | None = None
+        kind, key, parts, item_id = self._read(payloads, events, _NO_PENDING)
+        if kind:
+            self._emit(events, kind, key, parts, item_id)
+        return events
+
+    def _read(self, payloads: list[str], events: list[StreamEvent], pending: _Pending) -> _Pending:
+        """Append to ``events`` what ``payloads`` give after the ``pending`` coalesced delta,
+        and return the delta then pending (to append to, or to emit)."""
+        kind, key, parts, item_id = pending  # kind of the pending delta (0: none)
         for payload in payloads:
             if payload.startswith(_TEXT_DELTA_PREFIXES):
                 fast = _fast_text_delta(payload)
@@ -572,12 +614,10 @@ class StreamAssembler:
                 if produced is not None:
                     events.append(produced)
                 if self.done:
-                    return events
+                    return _NO_PENDING
             elif etype == "response.created" or etype == "response.in_progress":
                 self._note_response(event.get("response"))
-        if kind:
-            self._emit(events, kind, key, parts, item_id)
-        return events
+        return kind, key, parts, item_id
 
     def _emit(
         self,

@@ -534,9 +534,15 @@ _ODD_EVENTS: dict[str, Any] = {
     "extra blank line": lambda p: _frame(p) + "\n",
     "other event": lambda p: _frame(p.replace("output_text.delta", "reasoning_text.delta")),
     "a comment event": lambda p: _frame(p) + ": keep-alive\n\n",
+    "spaced type": lambda p: _frame(p.replace('"type":"', '"type": "', 1)),
+    "type not first": lambda p: _frame(
+        p.replace('{"type":"response.output_text.delta",', '{"item_id":"x",', 1)[:-1]
+        + ',"type":"response.output_text.delta"}'
+    ),
     # The obfuscation field (no change where a payload has none).
     "no obfuscation": lambda p: _frame(re.sub(r',?"obfuscation":"[^"]*"', "", p, count=1)),
     "second obfuscation key": lambda p: _frame(p[:-1] + ',"obfuscation":"again"}'),
+    "first obfuscation key": lambda p: _frame(p.replace('"type":', '"obfuscation":"x","type":')),
     "spaced obfuscation": lambda p: _frame(p.replace('"obfuscation":"', '"obfuscation": "')),
     "obfuscation not a string": lambda p: _frame(
         re.sub(r'"obfuscation":"[^"]*"', '"obfuscation":5', p)
@@ -633,6 +639,32 @@ def test_a_long_run_reads_as_its_events_one_by_one(
     assert fast == slow
 
 
+@pytest.mark.parametrize("odd", sorted(_ODD_EVENTS))
+@pytest.mark.parametrize("obfuscation", [None, True])
+@pytest.mark.parametrize("deltas", [["x"], ["word ", 'say "hi"\n']])
+def test_a_run_of_odd_events_reads_as_event_by_event(odd, obfuscation, deltas):
+    """Every event of a burst is odd the same way (the first payload's checks alone must
+    then refuse what would read otherwise): the read gives what event by event gives."""
+    payloads = [
+        _backend_delta(4 + i, deltas[i % len(deltas)], obfuscation=obfuscation and _nonce(i))
+        for i in range(30)
+    ]
+    fast, slow = _read_both_ways("".join(_ODD_EVENTS[odd](p) for p in payloads)[:-1])
+    assert fast == slow
+
+
+def test_a_run_only_json_reads_is_read_as_json_reads_it():
+    """Payloads with a nested object are read by JSON alone, event by event, which skips a
+    delta holding a raw control character: so must the bulk reading."""
+    payloads = [
+        _backend_delta(4 + i, "x").replace('"item_id"', '"x":{},"item_id"') for i in range(30)
+    ]
+    payloads[7] = payloads[7].replace('"delta":"', '"delta":"\x01')
+    fast, slow = _read_both_ways("".join(_frame(p) for p in payloads)[:-1])
+    assert fast == slow
+    assert fast[0] == [TextDelta("x" * 29, 0)]
+
+
 @pytest.mark.parametrize("layout", ["backend", "reference", "no sequence number"])
 @pytest.mark.parametrize("obfuscation_at", [None, -1, 0, 1, 3, 5])
 def test_a_backend_burst_is_read_by_rebuilding_the_run(layout, obfuscation_at):
@@ -671,6 +703,37 @@ def test_an_odd_obfuscation_string_reads_as_event_by_event(odd, delta, where):
     events[where] = _ODD_EVENTS[odd](payloads[where])
     fast, slow = _read_both_ways("".join(events)[:-1])
     assert fast == slow
+
+
+@pytest.mark.parametrize("odd", ["spaced type", "type not first", "first obfuscation key"])
+@pytest.mark.parametrize("where", [0, 29])
+def test_a_delta_of_the_same_item_beside_a_run_joins_its_text(odd, where):
+    """A text delta of the run's item written otherwise (so outside the run) right before
+    or after it joins the run's text in one event, as reading event by event joins them."""
+    payloads = [_backend_delta(4 + i, "x", obfuscation=_nonce(i)) for i in range(30)]
+    events = [_frame(p) for p in payloads]
+    events[where] = _ODD_EVENTS[odd](payloads[where])
+    fast, slow = _read_both_ways("".join(events)[:-1])
+    assert fast == slow
+    assert fast[0] == [TextDelta("x" * 30, 0)]
+
+
+def test_a_run_after_a_run_of_another_layout_is_still_read_in_one_piece():
+    """An assembler remembers the last run's layout; a read whose payloads are built
+    otherwise (here with an obfuscation string before ``logprobs``) is not taken for it."""
+    asm = StreamAssembler()
+    for i, obfuscation_at in enumerate([None, 5, None, 0]):
+        payloads = [
+            _backend_delta(
+                4 + 30 * i + k,
+                "x",
+                obfuscation=None if obfuscation_at is None else _nonce(k),
+                obfuscation_at=obfuscation_at or 0,
+            )
+            for k in range(30)
+        ]
+        text = "".join(_frame(p) for p in payloads)[:-1]
+        assert asm._text_run(text) == (0, len(text), 0, "x" * 30)
 
 
 def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
