@@ -17,7 +17,7 @@ def _request(text: str) -> CodexRequest:
     )
 
 
-async def test_consecutive_turns_share_one_connection(codex_backend, codex_login):
+async def test_consecutive_turns_share_one_connection(codex_backend, codex_login, patient_drain):
     """Five turns in a row open one TCP connection, not five (no handshake per turn)."""
     from llm_codex.auth import AuthManager
 

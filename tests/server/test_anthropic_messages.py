@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import anthropic
 import httpx2
@@ -462,16 +463,18 @@ def test_truncated_turn_is_max_tokens(claude, codex_login, codex_backend):
     assert final.stop_reason == "max_tokens" and final.content[0].text == "partial answer"
 
 
-def test_streams_reuse_the_backend_connection(claude, codex_login, codex_backend):
+def test_streams_reuse_the_backend_connection(claude, codex_login, codex_backend, patient_drain):
     """Streamed messages read the backend's stream to its end, so one pooled connection serves
     every turn (leaving early would cost a new TLS connection per turn)."""
     body = dict(model="gpt-5.5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     with claude.messages.stream(**body) as stream:
         stream.get_final_message()
+    time.sleep(0.2)  # the hand-back happens just after the last byte was sent
     before = codex_backend.connections_accepted
     for _ in range(3):
         with claude.messages.stream(**body) as stream:
             stream.get_final_message()
+        time.sleep(0.2)
     assert codex_backend.connections_accepted == before
 
 

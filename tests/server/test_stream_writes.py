@@ -185,7 +185,7 @@ def test_frame_template_fills_every_slot():
 
 
 def test_streamed_turns_through_the_server_share_one_upstream_connection(
-    client, codex_backend, codex_login
+    client, codex_backend, codex_login, patient_drain
 ):
     """After a streamed answer the server reads the backend's body to its end, so the next
     turn reuses the connection: no new TCP (and, for real, TLS) handshake per turn."""
@@ -196,7 +196,7 @@ def test_streamed_turns_through_the_server_share_one_upstream_connection(
         )
         text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert text.endswith(f"You said: turn {n}")
-        time.sleep(0.05)  # the hand-back happens just after the last byte was sent
+        time.sleep(0.2)  # the hand-back happens just after the last byte was sent
     assert codex_backend.connections_accepted - before == 1
 
 
