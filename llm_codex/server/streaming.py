@@ -95,6 +95,8 @@ class FrameTemplate:
         parts = self._parts
         if len(values) == 1:
             return parts[0] + values[0] + parts[1]
+        if len(values) == 2 and len(parts) == 3:  # a Responses text delta: number and text
+            return b"".join((parts[0], values[0], parts[1], values[1], parts[2]))
         out = [parts[0]]
         for value, part in zip(values, parts[1:], strict=True):
             out.append(value)
@@ -229,6 +231,8 @@ class EventStreamResponse:
         self.encoder = encoder
         self.ping = ping
         self.ping_interval = ping_interval
+        #: When the relay last wrote (event-loop time), for the pinger.
+        self.last_write = 0.0
         self.first = first
         self.batches = batches
         raw = list(_SSE_HEADERS)
@@ -256,7 +260,7 @@ class EventStreamResponse:
         watcher = asyncio.ensure_future(watch())
         pinger = None
         if self.ping and self.ping_interval:
-            send, pinger = self._pinging(send, state)
+            pinger = self._pinging(send, state)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             last = await self._relay(send)
@@ -280,31 +284,28 @@ class EventStreamResponse:
                 pinger.cancel()
             await self._close()
 
-    def _pinging(self, send: Any, state: dict[str, bool]) -> tuple[Any, asyncio.Task[None]]:
-        """``send`` that notes each write, and a task writing ``ping`` after silences."""
+    def _pinging(self, send: Any, state: dict[str, bool]) -> asyncio.Task[None]:
+        """A task writing ``ping`` after each silence of ``ping_interval`` seconds (the relay
+        notes the time of each of its writes in ``last_write``)."""
         loop = asyncio.get_running_loop()
         interval = self.ping_interval or 0.0
-        last = [loop.time()]
-
-        async def noted(message: Any) -> None:
-            last[0] = loop.time()
-            await send(message)
+        self.last_write = loop.time()
 
         async def pings() -> None:
             while True:
-                await asyncio.sleep(max(0.0, last[0] + interval - loop.time()))
+                await asyncio.sleep(max(0.0, self.last_write + interval - loop.time()))
                 if state["ending"]:
                     return
-                if loop.time() - last[0] >= interval:
-                    await noted(
-                        {"type": "http.response.body", "body": self.ping, "more_body": True}
-                    )
+                if loop.time() - self.last_write >= interval:
+                    self.last_write = loop.time()
+                    await send({"type": "http.response.body", "body": self.ping, "more_body": True})
 
-        return noted, loop.create_task(pings())
+        return loop.create_task(pings())
 
     async def _relay(self, send: Any) -> bytes:
         """Send every batch but the end; return the last bytes (terminal frames, tail)."""
         encoder = self.encoder
+        clock = asyncio.get_running_loop().time if self.ping and self.ping_interval else None
         body = encoder.head_bytes()
         try:
             if self.first:
@@ -319,6 +320,8 @@ class EventStreamResponse:
                         body = data
                         break
                     if data:
+                        if clock is not None:
+                            self.last_write = clock()
                         await send({"type": "http.response.body", "body": data, "more_body": True})
                 else:
                     raise core_errors.StreamClosedEarly(
