@@ -40,6 +40,7 @@ from llm_codex.core.types import (
 )
 from llm_codex.server.anthropic.errors import anthropic_error
 from llm_codex.server.anthropic.signature import seal
+from llm_codex.server.streaming import json_string
 
 __all__ = [
     "MessagesEncoder",
@@ -263,7 +264,7 @@ class MessagesEncoder:
         elif self._summary_index.get(index) != summary_index:
             self._summary_index[index] = summary_index
             text = "\n\n" + text
-        return out + (_THINK % (self._open[index], _dumps(text))).encode()
+        return out + (_THINK % (self._open[index], json_string(text))).encode()
 
     def _call(self, index: int, item: dict[str, Any]) -> bytes:
         self._calls += 1
@@ -278,7 +279,7 @@ class MessagesEncoder:
 
     def _arguments(self, index: int, piece: str) -> bytes:
         self._args[index].append(piece)
-        return (_ARGS % (self._open[index], _dumps(piece))).encode()
+        return (_ARGS % (self._open[index], json_string(piece))).encode()
 
     def _done(self, index: int, item: dict[str, Any]) -> bytes:
         kind = item.get("type")
@@ -307,10 +308,10 @@ class MessagesEncoder:
                     return b""
                 out += self._begin(index, _THINKING_BLOCK)
                 if text:
-                    out += (_THINK % (self._open[index], _dumps(text))).encode()
+                    out += (_THINK % (self._open[index], json_string(text))).encode()
             if isinstance(encrypted, str) and encrypted:
                 signature = seal(encrypted, model=self.slug)
-                out += (_SIGN % (self._open[index], _dumps(signature))).encode()
+                out += (_SIGN % (self._open[index], json_string(signature))).encode()
         elif kind == "web_search_call":
             for block in web_search_blocks(item):
                 out += self._begin(index, block) + self._end(index)
@@ -330,7 +331,7 @@ class MessagesEncoder:
         out = b""
         if index not in self._open:
             out = self._begin(index, _TEXT_BLOCK)
-        return out + (_TEXT % (self._open[index], _dumps(text))).encode()
+        return out + (_TEXT % (self._open[index], json_string(text))).encode()
 
     def feed(self, event: StreamEvent) -> bytes:
         """The SSE bytes one core event turns into (often none)."""
