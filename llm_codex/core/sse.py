@@ -10,9 +10,8 @@ Memory is bounded by the largest single event: nothing but the unfinished tail i
 list of reads it came in; the work is linear in the event's size however many reads carry it.
 
 This is the only module that knows the SSE wire format, which the server writes with
-:func:`encode_event`. A reader that wants many payloads at
-once without a call per event asks :func:`find_run` where a run of alike events lies, or
-:func:`locate_run` for the cheaper bounds of a run it then confirms itself.
+:func:`encode_event`. A reader that wants many payloads at once without a call per event
+asks :func:`locate_run` for the bounds of a run of alike events, which it then confirms.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ __all__ = [
     "SSEDecoder",
     "Utf8Decoder",
     "encode_event",
-    "find_run",
     "locate_run",
     "parse_events",
 ]
@@ -143,39 +141,6 @@ class SSEDecoder:
         return text
 
 
-def find_run(text: str, prefix: str) -> tuple[int, int, int] | None:
-    """Where the events of ``text`` whose payload starts with ``prefix`` lie, as one run.
-
-    ``text`` is whole events, as :meth:`SSEDecoder.feed_text` returns them. The answer is
-    ``(start, end, count)``: ``text[start:end]`` reaches from the first such event to the last
-    one and holds exactly ``count`` payloads, each of them verbatim on a line of its own; its
-    other lines are fields other than ``data`` (an ``event:`` name, an ``id``, a comment), and
-    ``text[:start]`` and ``text[end:]`` are whole events again (for :func:`parse_events`).
-    None when no payload starts with ``prefix`` (written as ``data: <prefix>``), or when the run
-    holds any other ``data`` line: an event of another kind, or one of several data lines.
-
-    For a reader that takes in a long run of alike events with a few scans of the whole run
-    instead of one call per event (:func:`locate_run` is the cheaper start for a reader that
-    confirms the run itself).
-    """
-    line = "data: " + prefix
-    first = text.find(line)
-    if first < 0 or (first and text[first - 1] != "\n"):
-        return None
-    last = text.rfind(line)
-    start = text.rfind("\n\n", 0, first)
-    start = 0 if start < 0 else start + 2
-    end = text.find("\n\n", last)
-    end = len(text) if end < 0 else end + 1
-    count = text.count("\n" + line, start, end) + text.startswith(line, start)
-    if text.count("\ndata", start, end) + text.startswith("data", start) != count:
-        return None
-    # Every data line is one of ours; two of them in one event would be one payload.
-    if len(parse_events(text[start:end])) != count:
-        return None
-    return start, end, count
-
-
 class Run(NamedTuple):
     """The bounds of a candidate run of alike events, from :func:`locate_run`.
 
@@ -203,7 +168,7 @@ def locate_run(text: str, prefix: str) -> Run | None:
     payload starts with ``prefix`` (at the start of a line), when the first such event has
     another data line before it, or when the last one has lines after its data line. Nothing
     between the first and the last payload is looked at: the reader confirms the run (for
-    instance by rebuilding it and comparing) or asks :func:`find_run` instead.
+    instance by rebuilding it and comparing).
     """
     line = "data: " + prefix
     first = text.find(line)

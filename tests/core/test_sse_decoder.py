@@ -8,7 +8,7 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_codex.core.sse import SSEDecoder, Utf8Decoder, find_run, locate_run, parse_events
+from llm_codex.core.sse import SSEDecoder, Utf8Decoder, locate_run, parse_events
 
 # Payload lines never contain a line break (SSE splits on them).
 _line = st.text(
@@ -134,20 +134,6 @@ def test_one_huge_event_costs_work_linear_in_its_size():
     assert large < 5 * small  # linear: ~4x (quadratic would be ~16x)
 
 
-def test_find_run_bounds_a_run_of_alike_events():
-    """The run covers whole events from the first to the last matching one; another data line
-    inside it (another kind, or a second data line) means no run."""
-    text = "data: other\n\nevent: td\ndata: {td 1}\n\n: comment\ndata: {td 2}\n\ndata: after\n\n"
-    start, end, count = find_run(text, "{td")
-    assert count == 2
-    assert parse_events(text[:start]) == ["other"]
-    assert parse_events(text[start:end]) == ["{td 1}", "{td 2}"]
-    assert parse_events(text[end:]) == ["after"]
-    assert find_run(text, "{none") is None
-    assert find_run("data: {td 1}\n\ndata: x\n\ndata: {td 2}\n\n", "{td") is None
-    assert find_run("data: {td 1}\ndata: more\n\n", "{td") is None
-
-
 def test_utf8_split_inside_a_character_and_invalid_bytes():
     """A character cut between reads is joined; invalid bytes become U+FFFD, never an error."""
     utf8 = Utf8Decoder()
@@ -158,13 +144,6 @@ def test_utf8_split_inside_a_character_and_invalid_bytes():
     assert utf8.decode(b"ok\xff!") == "ok\ufffd!"
     assert utf8.decode(b"\xe2\x82", True) == "\ufffd"
     assert utf8.decode(b"plain") == "plain"
-
-
-def test_find_run_refuses_two_data_lines_in_one_event():
-    """Two payload lines in one event are one payload (joined by a line break), not two."""
-    assert find_run("data: {td 1}\ndata: {td 2}\n\ndata: {td 3}\n", "{td") is None
-    text = "data: {td 1}\n\nid: 1\ndata: {td 2}\n"
-    assert find_run(text, "{td") == (0, len(text), 2)
 
 
 def test_locate_run_gives_the_bounds_and_the_joint_of_a_run_written_alike():
