@@ -333,6 +333,13 @@ class _ClientBase:
             return url
         return self.base_url + "/" + url.lstrip("/")
 
+    def _reader(self, req: CodexRequest, headers: Mapping[str, str], url: str) -> _TurnReader:
+        """The reader of a 2xx answer's stream (a web page is refused first)."""
+        refuse_web_page(headers, url)
+        return _TurnReader(
+            req, headers, idle_timeout=self.idle_timeout, rate_limits=self.rate_limits
+        )
+
     def _stream_timeout(self) -> httpx2.Timeout:
         return httpx2.Timeout(self.idle_timeout, connect=self.connect_timeout)
 
@@ -410,13 +417,7 @@ class CodexClient(_ClientBase):
                             creds = self.credentials.after_unauthorized(creds)
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
-                    refuse_web_page(resp.headers, url)
-                    reader = _TurnReader(
-                        req,
-                        resp.headers,
-                        idle_timeout=self.idle_timeout,
-                        rate_limits=self.rate_limits,
-                    )
+                    reader = self._reader(req, resp.headers, url)
                     asm = reader.asm
                     feed = reader.feed
                     for chunk in resp.iter_bytes():
@@ -586,13 +587,7 @@ class AsyncCodexClient(_ClientBase):
                             creds = await self._refresh(creds)
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
-                    refuse_web_page(resp.headers, url)
-                    reader = _TurnReader(
-                        req,
-                        resp.headers,
-                        idle_timeout=self.idle_timeout,
-                        rate_limits=self.rate_limits,
-                    )
+                    reader = self._reader(req, resp.headers, url)
                     asm = reader.asm
                     feed = reader.feed
                     chunks = resp.aiter_bytes()
