@@ -47,6 +47,7 @@ from llm_codex.core.deadline import (
     aread_capped,
     completes_event,
     read_capped,
+    within,
 )
 from llm_codex.core.errors import CodexError
 from llm_codex.core.events import StreamAssembler
@@ -151,7 +152,7 @@ async def _drain_briefly(chunks: AsyncIterator[bytes]) -> None:
             pass
 
     try:
-        await asyncio.wait_for(rest(), DRAIN_SECONDS)
+        await within(DRAIN_SECONDS, rest())
     except (asyncio.TimeoutError, httpx2.HTTPError):
         pass
 

@@ -6,7 +6,8 @@ An HTTP read timeout restarts on every byte, so a server that trickles a byte ev
 - :class:`EventIdleClock` — the idle timeout of a stream counts *events*, not bytes: a read that
   completes no event (a keep-alive comment, a dribble of one huge event) does not reset it;
 - :func:`read_capped` / :func:`aread_capped` — read a body (an error answer, a token answer) up
-  to ``limit`` bytes and for at most ``seconds`` in all, then stop; what arrived is returned.
+  to ``limit`` bytes and for at most ``seconds`` in all, then stop; what arrived is returned;
+- :func:`within` — await a coroutine for at most ``seconds``, in the calling task.
 
 Pure standard library plus the response object handed in; shared by the core and auth.
 """
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -24,7 +26,10 @@ __all__ = [
     "aread_capped",
     "completes_event",
     "read_capped",
+    "within",
 ]
+
+T = TypeVar("T")
 
 #: At most this much of an error body is read (it is quoted as a short excerpt anyway).
 ERROR_BODY_LIMIT = 64 * 1024
@@ -86,7 +91,19 @@ async def aread_capped(response: Any, *, limit: int = ERROR_BODY_LIMIT, seconds:
                 break
 
     try:
-        await asyncio.wait_for(read(), seconds)
+        await within(seconds, read())
     except asyncio.TimeoutError:
         pass
     return b"".join(parts)[:limit]
+
+
+async def within(seconds: float | None, work: Coroutine[Any, Any, T]) -> T:
+    """``await work``, cancelling it and raising :class:`asyncio.TimeoutError` after ``seconds``
+    (``None``: no limit). It runs in the calling task with :func:`asyncio.timeout` where Python
+    has it (3.11+: no task per call on a hot path), else in a task of
+    :func:`asyncio.wait_for`."""
+    deadline = getattr(asyncio, "timeout", None)
+    if deadline is None:
+        return await asyncio.wait_for(work, seconds)
+    async with deadline(seconds):
+        return await work

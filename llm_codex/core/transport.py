@@ -35,6 +35,8 @@ from typing import Any
 import httptools
 import httpx2
 
+from llm_codex.core.deadline import within
+
 __all__ = ["FastTransport", "use_fast_transport"]
 
 #: Seconds an idle connection is kept for the next request (httpx2's default).
@@ -344,9 +346,9 @@ class FastTransport(httpx2.AsyncBaseTransport):
         if scheme == "https":
             tls = {"ssl": self._ssl(), "server_hostname": host}
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(loop, origin), host, port, **tls),
+            _, conn = await within(
                 timeout,
+                loop.create_connection(lambda: _Connection(loop, origin), host, port, **tls),
             )
         except asyncio.TimeoutError:
             raise httpx2.ConnectTimeout("timed out", request=request) from None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from llm_codex.core import errors as core_errors
+from llm_codex.core.deadline import within
 from llm_codex.core.types import CodexRequest, StreamEvent
 from llm_codex.server.disconnect import client_left, until_client_leaves
 from llm_codex.server.errors import ErrorInfo, RequestRefused, error_info, error_response
@@ -72,7 +73,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
     timeout: float = request.app.state.settings.body_timeout
     try:
-        await _within(timeout, read_all())
+        await within(timeout, read_all())
     except ClientDisconnect:  # logged as 499 (client closed request), not as a failure
         raise client_left() from None
     except asyncio.TimeoutError:
@@ -82,18 +83,6 @@ async def read_json(request: Request) -> dict[str, Any]:
             code="request_timeout",
         ) from None
     return parse_body(b"".join(chunks))
-
-
-async def _within(seconds: float, work: Coroutine[Any, Any, None]) -> None:
-    """``await work``, raising :class:`asyncio.TimeoutError` after ``seconds``: in this task
-    with :func:`asyncio.timeout` where it exists (Python 3.11+, no task per request), else
-    with :func:`asyncio.wait_for`."""
-    deadline = getattr(asyncio, "timeout", None)
-    if deadline is None:
-        await asyncio.wait_for(work, seconds)
-        return
-    async with deadline(seconds):
-        await work
 
 
 class Backend:
