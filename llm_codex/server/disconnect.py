@@ -17,7 +17,7 @@ from starlette.types import Receive
 
 from llm_codex.server.errors import RequestRefused
 
-__all__ = ["client_left", "until_client_leaves"]
+__all__ = ["client_left", "disconnected", "until_client_leaves"]
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ def client_left() -> RequestRefused:
     )
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
     """Returns when the server reports that the client hung up (the body is already read)."""
     while True:
         message = await receive()
@@ -51,7 +51,7 @@ async def until_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) ->
 
     async def watch() -> None:
         nonlocal left
-        await _disconnected(receive)
+        await disconnected(receive)
         left = True
         if task is not None:
             task.cancel()

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from llm_codex.core import errors as core_errors
 from llm_codex.core.sse import encode_event
 from llm_codex.core.types import CodexResult, Completed, StreamEvent
+from llm_codex.server.disconnect import disconnected
 
 __all__ = [
     "EventStreamResponse",
@@ -249,10 +250,7 @@ class EventStreamResponse:
         state = {"ending": False, "hung_up": False}
 
         async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
+            await disconnected(receive)
             if not state["ending"] and task is not None:
                 state["hung_up"] = True
                 task.cancel()
