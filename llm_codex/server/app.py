@@ -32,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from llm_codex.server import ollama, openai_api
 from llm_codex.server.anthropic import routes as anthropic
@@ -39,6 +40,7 @@ from llm_codex.server.errors import ErrorInfo, error_response
 from llm_codex.server.middleware import middleware_stack
 from llm_codex.server.response_store import ResponseStore
 from llm_codex.server.settings import ServerSettings
+from llm_codex.server.streaming import DIRECT_SEND
 from llm_codex.server.turns import Backend
 
 __all__ = ["create_app"]
@@ -56,6 +58,15 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 # --- the app -------------------------------------------------------------------------------------
+
+
+class _App(Starlette):
+    """Starlette, keeping the ``send`` it is given in the scope for streams
+    (:data:`~llm_codex.server.streaming.DIRECT_SEND`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[DIRECT_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -82,7 +93,7 @@ def create_app(
         finally:
             await backend.aclose()
 
-    app = Starlette(
+    app = _App(
         routes=routes,
         middleware=middleware_stack(settings),
         exception_handlers={HTTPException: _http_exception},

@@ -43,6 +43,7 @@ from llm_codex.core.types import CodexResult, Completed, StreamEvent
 from llm_codex.server.disconnect import disconnected
 
 __all__ = [
+    "DIRECT_SEND",
     "EventStreamResponse",
     "FrameEncoder",
     "FrameTemplate",
@@ -55,6 +56,14 @@ __all__ = [
 json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 _SLOT = "\x00slot{}\x00"
+
+#: The scope key under which the app keeps the ``send`` it was given, before its own layers.
+#: Every layer of the app (the error and exception middleware, the access log, CORS) looks
+#: only at ``http.response.start`` and at the first body bytes (status, time to first byte)
+#: and passes later body messages on unchanged, so a stream sends those directly: hundreds of
+#: writes per turn, each through four wrappers that do nothing for it. A layer added to the
+#: app that changes body messages must drop this key from the scope.
+DIRECT_SEND = "llm_codex.direct_send"
 _logger = logging.getLogger("llm_codex.server")
 
 
@@ -261,7 +270,7 @@ class EventStreamResponse:
             pinger = self._pinging(send, state)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            last = await self._relay(send)
+            last = await self._relay(send, scope.get(DIRECT_SEND) or send)
             if self.on_finish is not None:
                 try:
                     self.on_finish(self.encoder)
@@ -300,8 +309,11 @@ class EventStreamResponse:
 
         return loop.create_task(pings())
 
-    async def _relay(self, send: Any) -> bytes:
-        """Send every batch but the end; return the last bytes (terminal frames, tail)."""
+    async def _relay(self, send: Any, direct: Any) -> bytes:
+        """Send every batch but the end; return the last bytes (terminal frames, tail).
+
+        The first body bytes go through ``send`` (the app's layers note the time to first
+        byte), the later ones through ``direct`` (see :data:`DIRECT_SEND`)."""
         encoder = self.encoder
         clock = asyncio.get_running_loop().time if self.ping and self.ping_interval else None
         body = encoder.head_bytes()
@@ -312,6 +324,7 @@ class EventStreamResponse:
                 if body:  # the head and the first read leave at once (time to first byte)
                     await send({"type": "http.response.body", "body": body, "more_body": True})
                     body = b""
+                    send = direct
                 async for batch in self.batches:
                     data = encoder.encode(batch)
                     if encoder.finished:
@@ -321,6 +334,7 @@ class EventStreamResponse:
                         if clock is not None:
                             self.last_write = clock()
                         await send({"type": "http.response.body", "body": data, "more_body": True})
+                        send = direct
                 else:
                     raise core_errors.StreamClosedEarly(
                         "The backend's stream ended before the response was complete."

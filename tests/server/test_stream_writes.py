@@ -227,3 +227,80 @@ def test_a_client_hang_up_stops_the_relay_and_closes_the_upstream_stream():
     asyncio.run(run())
     assert upstream.closed
     assert all(m.get("more_body", True) for m in sent)  # no terminal frames to a gone client
+
+
+class _StubBackend:
+    """A core client whose turn is the given reads (one batch each), no network."""
+
+    def __init__(self, reads) -> None:
+        self.reads = reads
+
+    async def stream_batches(self, request):
+        for batch in self.reads:
+            yield batch
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_stream_through_the_apps_layers_keeps_cors_status_and_time_to_first_byte(
+    access_log,
+):
+    """Later writes of a stream skip the app's own layers, but everything outside the app
+    sees every message, the CORS header is on the answer and the access log has the status
+    and the time to first byte."""
+    from llm_codex.server.app import create_app
+    from llm_codex.server.settings import ServerSettings
+
+    events = _turn(["a", "b", "c", "d"])
+    reads = [[e] for e in events]
+    app = create_app(
+        ServerSettings(cors_origins=("https://app.example",)), client=_StubBackend(reads)
+    )
+    raw = json.dumps(
+        {"model": "gpt-5.5", "messages": [{"role": "user", "content": "q"}], "stream": True}
+    ).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"origin", b"https://app.example"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(raw)).encode()),
+        ],
+        "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = []
+    done = asyncio.Event()
+    requests = [{"type": "http.request", "body": raw, "more_body": False}]
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            done.set()
+
+    asyncio.run(app(scope, receive, send))
+    start, bodies = sent[0], sent[1:]
+    assert start["status"] == 200
+    assert (b"access-control-allow-origin", b"https://app.example") in start["headers"]
+    assert len(bodies) == 6 and all(m["more_body"] for m in bodies[:-1])
+    text = b"".join(m["body"] for m in bodies).decode()
+    assert text.count('"content":"') == 5 and text.endswith("data: [DONE]\n\n")
+    (line,) = [r.getMessage() for r in access_log]
+    assert '"POST /v1/chat/completions" 200 model=gpt-5.5' in line
+    assert "ttfb=-" not in line and "tokens=3+4" in line
