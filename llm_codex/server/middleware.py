@@ -111,14 +111,23 @@ class AccessLog:
             _log_access(scope, record, time.perf_counter() - start)
 
 
+_ACCESS_LINE = '%s "%s %s" %s model=%s ttfb=%s dur=%.3fs tokens=%s'
+
+
 def _log_access(scope: Scope, record: dict[str, Any], duration: float) -> None:
+    """The request's line on :data:`access_logger`, when that logger takes INFO records.
+
+    The record goes through the logger's own filters and handlers (``Logger.handle``), but
+    is made without ``Logger.info``'s search of the stack for the caller: its place is
+    always this function's, set from constants."""
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "-"
     ttfb = record.get("ttfb")
     usage = record.get("usage")
     tokens = f"{usage.input_tokens}+{usage.output_tokens}" if usage is not None else "-"
-    access_logger.info(
-        '%s "%s %s" %s model=%s ttfb=%s dur=%.3fs tokens=%s',
+    args = (
         who,
         printable(scope.get("method", "-"), 16),
         printable(scope.get("path", "-"), 200),
@@ -128,6 +137,16 @@ def _log_access(scope: Scope, record: dict[str, Any], duration: float) -> None:
         duration,
         tokens,
     )
+    path, line, name = _CALLER
+    access_logger.handle(
+        access_logger.makeRecord(
+            access_logger.name, logging.INFO, path, line, _ACCESS_LINE, args, None, name
+        )
+    )
+
+
+#: Where the access log's records say they come from.
+_CALLER = (__file__, _log_access.__code__.co_firstlineno, _log_access.__name__)
 
 
 # --- Host check ----------------------------------------------------------------------------------

@@ -206,12 +206,30 @@ def make_server(
     return _Server(config, on_started, graceful_timeout=graceful_timeout, on_waiting=on_waiting)
 
 
+class _ClockFormatter(logging.Formatter):
+    """A ``logging.Formatter`` that renders each second's time once: a busy server writes
+    many lines a second, and ``formatTime`` (``localtime`` + ``strftime``) was a good part of
+    each line's cost. The text depends only on the whole second, so it is the same."""
+
+    def __init__(self, fmt: str, datefmt: str) -> None:
+        super().__init__(fmt, datefmt)
+        self._last: tuple[int, str | None, str] = (-1, None, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        last_second, last_datefmt, text = self._last
+        if second != last_second or datefmt != last_datefmt:
+            text = super().formatTime(record, datefmt)
+            self._last = (second, datefmt, text)
+        return text
+
+
 def configure_access_log(stream: Any = None) -> None:
     """Send the access log (one line per request) to stderr, once."""
     logger = logging.getLogger("llm_codex.server.access")
     if not any(getattr(h, "_llm_codex", False) for h in logger.handlers):
         handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(_ClockFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
         handler._llm_codex = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -206,6 +206,15 @@ def _lone_surrogate(body: Any) -> RequestRefused:
 def printable(text: str, limit: int = 80) -> str:
     """``text`` fit for one log line: lone surrogates, CR/LF and other control characters
     escaped (``\\r``), cut to ``limit`` characters with an ellipsis."""
+    if len(text) <= limit and text.isprintable():
+        # nearly every value logged: short and printable, which leaves nothing to do (a lone
+        # surrogate is not printable, so backslashreplace would not change it either)
+        return text
+    return _escaped(text, limit)
+
+
+def _escaped(text: str, limit: int) -> str:
+    """:func:`printable` for any text (the general path)."""
     head = text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
     cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in head)
     if len(text) <= limit and len(cleaned) <= limit:
