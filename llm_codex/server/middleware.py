@@ -209,16 +209,34 @@ def host_allowed(header: str | None, settings: ServerSettings) -> bool:
 
 
 class HostCheck:
-    """Refuses requests whose ``Host`` header does not name this server (403)."""
+    """Refuses requests whose ``Host`` header does not name this server (403).
+
+    The verdict for each ``Host`` value is remembered (it depends only on the value and the
+    settings): a client sends the same one on every request, and parsing it as an IP address
+    each time was a good part of this layer's cost. At most :attr:`REMEMBERED` values are
+    kept; a client sending ever new ones only makes the memory start over.
+    """
+
+    REMEMBERED = 64
 
     def __init__(self, app: ASGIApp, *, settings: ServerSettings) -> None:
         self.app = app
         self.settings = settings
+        self._verdicts: dict[bytes | None, bool] = {}
+
+    def allowed(self, host: bytes | None) -> bool:
+        """:func:`host_allowed` for a raw ``Host`` header value, remembered."""
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            verdict = host_allowed(host.decode("latin-1") if host else None, self.settings)
+            if len(self._verdicts) >= self.REMEMBERED:
+                self._verdicts.clear()
+            self._verdicts[host] = verdict
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = _header(scope, b"host")
-            if not host_allowed(host.decode("latin-1") if host else None, self.settings):
+            if not self.allowed(_header(scope, b"host")):
                 info = ErrorInfo(
                     403,
                     "This server only answers requests addressed to localhost or its own "

@@ -7,7 +7,9 @@ import logging
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llm_codex.server.middleware import HostCheck, host_allowed
 from llm_codex.server.runner import _ClockFormatter
+from llm_codex.server.settings import ServerSettings
 from llm_codex.server.validation import _escaped, printable
 
 
@@ -25,3 +27,21 @@ def test_access_log_clock_renders_what_the_standard_formatter_renders(times):
     for created in sorted(times) + times:
         record = logging.makeLogRecord({"msg": "line", "created": created})
         assert ours.format(record) == standard.format(record)
+
+
+_HOSTS = st.sampled_from(
+    [None, b"", b"localhost:8765", b"127.0.0.1", b"[::1]:1", b"evil.test", b"10.0.0.5:80"]
+    + [b"box.lan", b"BOX.lan:9", b"192.168.1.20", b"127.9.9.9:5", b"[fe80::1]", b"\xff.test"]
+)
+
+
+@given(st.lists(_HOSTS, max_size=40), st.sampled_from(["127.0.0.1", "0.0.0.0", "192.168.1.20"]))
+def test_host_check_remembers_the_verdicts_host_allowed_gives(headers, bound):
+    """Every Host value, asked once or again, before or after the memory starts over."""
+    settings = ServerSettings(host=bound, api_key="k", allowed_hosts=("box.lan",))
+    check = HostCheck(None, settings=settings)
+    check.REMEMBERED = 3
+    for header in headers + headers:
+        expected = host_allowed(header.decode("latin-1") if header else None, settings)
+        assert check.allowed(header) is expected
+    assert len(check._verdicts) <= 3
