@@ -30,8 +30,10 @@ def test_access_log_clock_renders_what_the_standard_formatter_renders(times):
 
 
 _HOSTS = st.sampled_from(
-    [None, b"", b"localhost:8765", b"127.0.0.1", b"[::1]:1", b"evil.test", b"10.0.0.5:80"]
-    + [b"box.lan", b"BOX.lan:9", b"192.168.1.20", b"127.9.9.9:5", b"[fe80::1]", b"\xff.test"]
+    [
+        *(None, b"", b"localhost:8765", b"127.0.0.1", b"[::1]:1", b"evil.test", b"10.0.0.5:80"),
+        *(b"box.lan", b"BOX.lan:9", b"192.168.1.20", b"127.9.9.9:5", b"[fe80::1]", b"\xff.test"),
+    ]
 )
 
 
