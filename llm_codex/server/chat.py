@@ -29,6 +29,7 @@ chunk with empty ``choices`` when ``stream_options.include_usage`` is set, then 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -487,23 +488,24 @@ class ChatEncoder(FrameEncoder):
         self._has_calls = False
         self.finished = False
         self.result = None
-        self._content = FrameTemplate(lambda slot: encode_event(self._chunk({"content": slot})))
+        content, chunk, usage = _chunk_templates(model, include_usage)
+        turn = (FrameTemplate.text(completion_id), FrameTemplate.number(created))
+        self._content = content.partial(*turn)
+        self._any_chunk = chunk.partial(*turn)
+        self._usage_chunk = usage.partial(*turn)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
-            "id": self.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-        }
-        if self.include_usage:
-            chunk["usage"] = None
-        return chunk
+        return _chat_chunk(
+            self.completion_id, self.created, self.model, self.include_usage, delta, finish
+        )
 
     def start(self) -> list[dict[str, Any]]:
         """The first chunk: the assistant role with empty content."""
         return [self._chunk({"role": "assistant", "content": ""})]
+
+    def head_bytes(self) -> bytes:
+        """:meth:`start`'s chunk, from the turn's template."""
+        return self._any_chunk.fill(_ROLE_DELTA, b"null")
 
     def _open_call(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
         k = len(self._tool_index)
@@ -528,9 +530,13 @@ class ChatEncoder(FrameEncoder):
         return self._chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
 
     def fast(self, event: StreamEvent) -> bytes | None:
-        """A text delta's chunk, from the template."""
-        if type(event) is TextDelta and event.text:
-            return self._content.fill(FrameTemplate.text(event.text))
+        """A text delta's chunk, or the end of a completed turn, from the turn's templates."""
+        kind = type(event)
+        if kind is TextDelta and event.text:  # type: ignore[attr-defined]
+            return self._content.fill(FrameTemplate.text(event.text))  # type: ignore[attr-defined]
+        if kind is Completed:
+            self.result = event.result  # type: ignore[attr-defined]
+            return self.finish_bytes(event.result.usage)  # type: ignore[attr-defined]
         return None
 
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
@@ -566,24 +572,33 @@ class ChatEncoder(FrameEncoder):
                     out.append(self._args(index, final[len(sent) :]))
         return out
 
-    def finish(self, usage: Usage | None, incomplete_reason: str | None = None) -> list[dict]:
-        """The single ``finish_reason`` chunk, then the usage chunk when asked for."""
+    def _finishing(self, incomplete_reason: str | None) -> str | None:
+        """The turn's one ``finish_reason``, or None when it was already given."""
         if self.finished:
-            return []
+            return None
         self.finished = True
         calls = bool(self._tool_index) or self._has_calls
-        out = [self._chunk({}, _finish_reason(calls, incomplete_reason))]
+        return _finish_reason(calls, incomplete_reason)
+
+    def finish(self, usage: Usage | None, incomplete_reason: str | None = None) -> list[dict]:
+        """The single ``finish_reason`` chunk, then the usage chunk when asked for."""
+        reason = self._finishing(incomplete_reason)
+        if reason is None:
+            return []
+        out = [self._chunk({}, reason)]
         if self.include_usage:
-            out.append(
-                {
-                    "id": self.completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": chat_usage(usage or Usage()),
-                }
-            )
+            out.append(_usage_chunk(self.completion_id, self.created, self.model, usage or Usage()))
+        return out
+
+    def finish_bytes(self, usage: Usage | None, incomplete_reason: str | None = None) -> bytes:
+        """:meth:`finish`'s chunks as bytes, from the turn's templates."""
+        reason = self._finishing(incomplete_reason)
+        if reason is None:
+            return b""
+        out = self._any_chunk.fill(b"{}", FrameTemplate.text(reason))
+        if self.include_usage:
+            usage_json = json.dumps(chat_usage(usage or Usage()), separators=(",", ":"))
+            out += self._usage_chunk.fill(usage_json.encode())
         return out
 
     def fail(self, exc: BaseException) -> list[dict[str, Any]]:
@@ -601,3 +616,61 @@ class ChatEncoder(FrameEncoder):
 
 
 _DONE = encode_event("[DONE]")
+_ROLE_DELTA = b'{"role":"assistant","content":""}'
+
+
+def _chat_chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+    delta: dict[str, Any],
+    finish: str | None,
+) -> dict[str, Any]:
+    """One ``chat.completion.chunk`` with one choice."""
+    chunk: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+    if include_usage:
+        chunk["usage"] = None
+    return chunk
+
+
+def _usage_chunk(completion_id: str, created: int, model: str, usage: Usage) -> dict[str, Any]:
+    """The chunk after the finish that carries the turn's usage (``include_usage``)."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": chat_usage(usage),
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_templates(
+    model: str, include_usage: bool
+) -> tuple[FrameTemplate, FrameTemplate, FrameTemplate]:
+    """The frames of a turn's chunks, serialised once per model (slots: id, created, then
+    the text of a content delta; the delta and finish_reason of any chunk; the usage)."""
+
+    def chunk(completion_id: str, created: str, delta: Any, finish: Any = None) -> bytes:
+        return encode_event(
+            _chat_chunk(completion_id, created, model, include_usage, delta, finish)
+        )  # type: ignore[arg-type]
+
+    def usage(completion_id: str, created: str, usage: str) -> bytes:
+        frame = _usage_chunk(completion_id, created, model, Usage())  # type: ignore[arg-type]
+        frame["usage"] = usage
+        return encode_event(frame)
+
+    return (
+        FrameTemplate(lambda i, c, text: chunk(i, c, {"content": text}), 3),
+        FrameTemplate(chunk, 4),
+        FrameTemplate(usage, 3),
+    )

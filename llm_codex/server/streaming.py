@@ -100,6 +100,19 @@ class FrameTemplate:
         """A slot value: an integer."""
         return b"%d" % value
 
+    def partial(self, *values: bytes) -> FrameTemplate:
+        """The template with its first holes filled by ``values`` (JSON text, in slot order):
+        what stays the same for a whole stream (an id, a timestamp) is filled once."""
+        parts = self._parts
+        if len(values) >= len(parts) - 1:
+            raise ValueError("a partial template keeps at least one slot")
+        head = parts[0]
+        for n, value in enumerate(values, 1):
+            head += value + parts[n]
+        template = FrameTemplate.__new__(FrameTemplate)
+        template._parts = (head, *parts[len(values) + 1 :])
+        return template
+
     def fill(self, *values: bytes) -> bytes:
         """The frame with its holes filled by ``values`` (JSON text, in slot order)."""
         parts = self._parts

@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -304,3 +305,13 @@ def test_a_stream_through_the_apps_layers_keeps_cors_status_and_time_to_first_by
     (line,) = [r.getMessage() for r in access_log]
     assert '"POST /v1/chat/completions" 200 model=gpt-5.5' in line
     assert "ttfb=-" not in line and "tokens=3+4" in line
+
+
+def test_a_partly_filled_template_fills_the_rest():
+    """``partial`` fills the first slots once; ``fill`` then gives the same frame."""
+    template = FrameTemplate(lambda a, b, c: json.dumps([a, {"b": b}, c]).encode(), 3)
+    whole = template.fill(b"1", b'"x"', b"[]")
+    assert template.partial(b"1").fill(b'"x"', b"[]") == whole
+    assert template.partial(b"1", b'"x"').fill(b"[]") == whole
+    with pytest.raises(ValueError):
+        template.partial(b"1", b"2", b"3")

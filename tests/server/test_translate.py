@@ -421,3 +421,35 @@ def test_chat_stream_failure_is_an_error_object():
     out = enc.fail(core.UsageLimitReached(plan_type="pro", resets_at=None))
     assert out == [error_info(core.UsageLimitReached(plan_type="pro", resets_at=None)).body()]
     assert out[0]["error"]["code"] == "usage_limit_reached"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    turns(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(["m", "gpt-5.5", "é\n\"'"]),
+    st.integers(0, 2**40),
+)
+def test_chat_stream_bytes_from_templates_are_the_chunk_objects_bytes(
+    turn, include_usage, reasoning, model, created
+):
+    """Head, deltas and end written from the turn's templates are byte for byte the
+    serialised chunk objects of the general path."""
+    events, _text, _calls = turn
+
+    def encoder() -> ChatEncoder:
+        return ChatEncoder(
+            completion_id="chatcmpl-ü1",
+            created=created,
+            model=model,
+            include_usage=include_usage,
+            reasoning_content=reasoning,
+        )
+
+    fast, slow = encoder(), encoder()
+    got = fast.head_bytes() + b"".join(fast.encode([event]) for event in events)
+    want = b"".join(slow.frame(c) for c in slow.start())
+    want += b"".join(slow.frame(c) for event in events for c in slow.feed(event))
+    assert got == want
+    assert fast.finished and fast.result is slow.result
