@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llm_codex.server.common import new_id
 from llm_codex.server.middleware import HostCheck, host_allowed
 from llm_codex.server.runner import _ClockFormatter
 from llm_codex.server.settings import ServerSettings
@@ -47,3 +49,14 @@ def test_host_check_remembers_the_verdicts_host_allowed_gives(headers, bound):
         expected = host_allowed(header.decode("latin-1") if header else None, settings)
         assert check.allowed(header) is expected
     assert len(check._verdicts) <= 3
+
+
+def test_new_ids_are_fresh_version_4_uuids_in_hex():
+    """What ``uuid.uuid4().hex`` gives: 32 lower-case hex digits of a random UUID."""
+    ids = [new_id("chatcmpl-") for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for made in ids:
+        tail = made.removeprefix("chatcmpl-")
+        parsed = uuid.UUID(tail)
+        assert parsed.hex == tail
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
