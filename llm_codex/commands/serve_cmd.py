@@ -179,6 +179,7 @@ def serve(
         describe_stack,
         http_stack,
         make_server,
+        settle_collector,
     )
     from llm_codex.server.settings import ServerSettings
 
@@ -231,6 +232,7 @@ def serve(
     stack = http_stack()
 
     def announce(bound_port: int) -> None:
+        settle_collector()
         url = base_url(host, bound_port)
         click.echo(_startup_message(url, api_key, signed_in, describe_stack(stack)), err=True)
 
