@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 
 from llm_codex.server.app import create_app
+from llm_codex.server.coalesce import coalescing
 from llm_codex.server.deadlines import ConnectionDeadlines
 from llm_codex.server.settings import ServerSettings
 
@@ -186,7 +187,8 @@ def make_server(
 ) -> _Server:
     """A uvicorn server for ``settings`` (uvicorn's own access log off: we log our own), on
     ``stack`` (``(loop, http)``, default :func:`http_stack`), with the connection deadlines of
-    :mod:`.deadlines` and ``settings.keep_alive_timeout``."""
+    :mod:`.deadlines`, ``settings.keep_alive_timeout``, and the writes of each turn of the
+    loop joined (:mod:`.coalesce`)."""
     loop, http = stack or http_stack()
     deadlines = ConnectionDeadlines(header_timeout=settings.header_timeout)
     config = uvicorn.Config(
@@ -203,7 +205,7 @@ def make_server(
         timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
         lifespan="on",
         loop=loop,
-        http=deadlines.protocol(_protocol_class(http)),
+        http=deadlines.protocol(coalescing(_protocol_class(http))),
     )
     return _Server(config, on_started, graceful_timeout=graceful_timeout, on_waiting=on_waiting)
 
