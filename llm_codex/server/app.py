@@ -60,6 +60,17 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 # --- the app -------------------------------------------------------------------------------------
 
 
+#: The paths of the turns, where nearly all requests go: each is one route, on a path no other
+#: route matches (the Ollama catch-all ``/api/{path}`` stays after ``/api/chat``).
+_HOT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/messages", "/api/chat")
+
+
+def _hot_first(routes: list[Any]) -> list[Any]:
+    """``routes`` with those of :data:`_HOT_PATHS` first (else in their order): the router
+    tries each route's pattern in turn, and an Anthropic turn came after 16 others."""
+    return sorted(routes, key=lambda route: getattr(route, "path", None) not in _HOT_PATHS)
+
+
 class _App(Starlette):
     """Starlette, keeping the ``send`` it is given in the scope for streams
     (:data:`~llm_codex.server.streaming.DIRECT_SEND`)."""
@@ -84,7 +95,7 @@ def create_app(
     settings = settings or ServerSettings()
     backend = Backend(client=client, credentials=credentials)
 
-    routes = openai_api.routes() + ollama.routes() + anthropic.routes()
+    routes = _hot_first(openai_api.routes() + ollama.routes() + anthropic.routes())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
