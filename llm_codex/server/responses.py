@@ -23,6 +23,7 @@ same stream.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -346,6 +347,24 @@ RESPONSE_ERROR_CODES = frozenset(
         "image_file_not_found",
     }
 )  # fmt: skip
+
+
+def _response_event_template(kind: str) -> FrameTemplate:
+    """The frame of a ``kind`` event carrying the response (slots: sequence number, response)."""
+
+    def render(seq: str, response: str) -> bytes:
+        return encode_event(
+            {"type": kind, "sequence_number": seq, "response": response}, event=kind
+        )
+
+    return FrameTemplate(render, slots=2)
+
+
+#: The frames of :meth:`ResponsesEncoder.start`'s events, in order.
+_HEAD_TEMPLATES = tuple(
+    _response_event_template(kind) for kind in ("response.created", "response.in_progress")
+)
+
 _LIMIT_WORDS = ("rate_limit", "usage_limit", "quota", "overloaded")
 _PROMPT_WORDS = ("context_length", "invalid", "content_policy", "too_long")
 
@@ -445,6 +464,15 @@ class ResponsesEncoder(FrameEncoder):
             self._event("response.created", response=resp),
             self._event("response.in_progress", response=resp),
         ]
+
+    def head_bytes(self) -> bytes:
+        """:meth:`start`'s two events, the ``response`` object serialised once for both."""
+        response = json.dumps(self.response("in_progress"), separators=(",", ":")).encode()
+        out = []
+        for template in _HEAD_TEMPLATES:
+            out.append(template.fill(FrameTemplate.number(self._seq), response))
+            self._seq += 1
+        return b"".join(out)
 
     def frame(self, obj: dict[str, Any]) -> bytes:
         return encode_event(obj, event=obj["type"])

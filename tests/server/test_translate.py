@@ -453,3 +453,32 @@ def test_chat_stream_bytes_from_templates_are_the_chunk_objects_bytes(
     want += b"".join(slow.frame(c) for event in events for c in slow.feed(event))
     assert got == want
     assert fast.finished and fast.result is slow.result
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"model": st.just("gpt-5.5"), "input": st.text(max_size=8)},
+        optional={
+            "instructions": st.text(max_size=12),
+            "temperature": st.floats(0, 2),
+            "tool_choice": st.sampled_from(["auto", "none"]),
+            "metadata": st.dictionaries(st.text(max_size=4), st.text(max_size=6), max_size=2),
+            "store": st.booleans(),
+        },
+    ),
+    st.integers(0, 2**40),
+)
+def test_responses_head_bytes_are_the_start_events_bytes(body, created_at):
+    """The two opening events, their response serialised once, are byte for byte the
+    serialised event objects of the general path."""
+    tr = translate_responses_request(body)
+
+    def encoder() -> ResponsesEncoder:
+        return ResponsesEncoder(
+            tr.request, response_id="resp_é", created_at=created_at, echo=tr.echo
+        )
+
+    fast, slow = encoder(), encoder()
+    assert fast.head_bytes() == b"".join(slow.frame(event) for event in slow.start())
+    assert fast._seq == slow._seq == 2
