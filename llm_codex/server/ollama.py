@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import time
@@ -324,19 +325,13 @@ class OllamaEncoder(FrameEncoder):
         self.created_at = _now()
         self.finished = False
         self.result = None
-        text_key = "content" if kind == "chat" else "response"
-        self._text = FrameTemplate(lambda slot: self._delta({text_key: slot}))
-        self._think = FrameTemplate(lambda slot: self._delta({text_key: "", "thinking": slot}))
+        text, think = _delta_templates(kind, model)
+        created = FrameTemplate.text(self.created_at)
+        self._text = text.partial(created)
+        self._think = think.partial(created) if thinking else None
 
     def _base(self) -> dict[str, Any]:
         return {"model": self.model, "created_at": self.created_at}
-
-    def _delta(self, fields: dict[str, Any]) -> bytes:
-        if self.kind == "chat":
-            return _line(
-                {**self._base(), "message": {"role": "assistant", **fields}, "done": False}
-            )
-        return _line({**self._base(), **fields, "done": False})
 
     def frame(self, obj: Any) -> bytes:
         """One NDJSON line."""
@@ -347,7 +342,7 @@ class OllamaEncoder(FrameEncoder):
         kind = type(event)
         if kind is TextDelta and event.text:
             return self._text.fill(FrameTemplate.text(event.text))
-        if kind is ReasoningDelta and self.thinking and event.text:
+        if kind is ReasoningDelta and self._think is not None and event.text:
             return self._think.fill(FrameTemplate.text(event.text))
         return None
 
@@ -402,6 +397,27 @@ class OllamaEncoder(FrameEncoder):
 
 def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def _delta_line(kind: str, model: str, created_at: str, fields: dict[str, Any]) -> bytes:
+    """The line of a text or thinking delta (``fields``) of a ``chat`` or ``generate`` answer."""
+    base = {"model": model, "created_at": created_at}
+    if kind == "chat":
+        return _line({**base, "message": {"role": "assistant", **fields}, "done": False})
+    return _line({**base, **fields, "done": False})
+
+
+@functools.lru_cache(maxsize=64)
+def _delta_templates(kind: str, model: str) -> tuple[FrameTemplate, FrameTemplate]:
+    """The lines of a text delta and of a thinking delta, serialised once per kind and model
+    (slots: ``created_at``, then the text)."""
+    key = "content" if kind == "chat" else "response"
+    return (
+        FrameTemplate(lambda at, text: _delta_line(kind, model, at, {key: text}), 2),
+        FrameTemplate(
+            lambda at, text: _delta_line(kind, model, at, {key: "", "thinking": text}), 2
+        ),
+    )
 
 
 # --- handlers ------------------------------------------------------------------------------------

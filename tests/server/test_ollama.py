@@ -386,3 +386,28 @@ def test_new_routes_sit_behind_the_same_checks(serve, codex_login, codex_backend
         assert http.head("/").status_code == 200
         assert http.get("/", headers={"Host": "evil.example"}).status_code == 403
     assert codex_backend.requests_to("/responses") == []
+
+
+@given(
+    st.lists(st.text(), min_size=1, max_size=4),
+    st.booleans(),
+    st.sampled_from(["gpt-5.5", 'm"1', "é\n"]),
+)
+def test_delta_lines_from_templates_are_the_general_lines(pieces, chat, model):
+    """A text or thinking delta's line, from the templates kept per model, is byte for byte
+    the line the general path serialises."""
+    from llm_codex.core.types import ReasoningDelta, TextDelta
+    from llm_codex.server.ollama import OllamaEncoder, _delta_line
+
+    kind = "chat" if chat else "generate"
+    key = "content" if chat else "response"
+    for _ in range(2):  # the second answer reuses the templates of the first
+        encoder = OllamaEncoder(kind=kind, model=model, thinking=True, started_ns=0)
+        at = encoder.created_at
+        for piece in pieces:
+            want = _delta_line(kind, model, at, {key: piece}) if piece else b""
+            assert encoder.encode([TextDelta(piece)]) == want
+            want = _delta_line(kind, model, at, {key: "", "thinking": piece}) if piece else b""
+            assert encoder.encode([ReasoningDelta(piece)]) == want
+    quiet = OllamaEncoder(kind=kind, model=model, thinking=False, started_ns=0)
+    assert quiet.encode([ReasoningDelta("hidden")]) == b""
