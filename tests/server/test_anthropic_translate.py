@@ -308,3 +308,23 @@ def test_stream_is_well_formed(text_pieces, summary_pieces, arguments):
     assert open_signature(got["signature_delta"], model="gpt-5.5") == "gAAAA-blob"
     assert got.get("text_delta", "") == "".join(text_pieces)
     assert got.get("input_json_delta", "") == arguments
+
+
+@given(st.text(max_size=12), st.sampled_from(["claude-x", 'm"1', "é\n"]), st.integers(0, 40))
+def test_opening_frames_from_templates_are_the_general_frames(message_id, model, blocks):
+    """``message_start`` from the model's template and the start of an empty text or
+    thinking block are byte for byte the serialised events."""
+    from llm_codex.server.anthropic.encode import (
+        _TEXT_BLOCK,
+        _THINKING_BLOCK,
+        message_start_event,
+        sse_event,
+    )
+
+    for _ in range(2):  # the second answer reuses the model's template
+        encoder = MessagesEncoder(message_id=message_id, model=model, slug="s", thinking="off")
+        assert encoder.start() == sse_event(message_start_event(message_id, model))
+    encoder._blocks = blocks
+    for n, block in enumerate((_THINKING_BLOCK, _TEXT_BLOCK, {"type": "text", "text": ""})):
+        want = {"type": "content_block_start", "index": blocks + n, "content_block": block}
+        assert encoder._begin(n, block) == sse_event(want)

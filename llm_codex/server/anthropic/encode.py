@@ -22,6 +22,7 @@ is cut before it and the backend stream is closed), ``max_tokens`` for a truncat
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,7 +41,7 @@ from llm_codex.core.types import (
 )
 from llm_codex.server.anthropic.errors import anthropic_error
 from llm_codex.server.anthropic.signature import seal
-from llm_codex.server.streaming import json_string
+from llm_codex.server.streaming import FrameTemplate, json_string
 
 __all__ = [
     "MessagesEncoder",
@@ -70,6 +71,39 @@ _SIGN = _DELTA + '{"type":"signature_delta","signature":%s}}\n\n'
 _MESSAGE_STOP = sse_event({"type": "message_stop"})
 _THINKING_BLOCK = {"type": "thinking", "thinking": "", "signature": ""}
 _TEXT_BLOCK = {"type": "text", "text": ""}
+#: The two constant empty blocks an answer opens, each with its ``content_block_start``
+#: frame (``%d``: the block index), serialised once.
+_EMPTY_BLOCK_STARTS = tuple(
+    (
+        block,
+        "event: content_block_start\ndata: "
+        '{"type":"content_block_start","index":%d,"content_block":'
+        + _dumps(block, separators=(",", ":"))
+        + "}\n\n",
+    )
+    for block in (_THINKING_BLOCK, _TEXT_BLOCK)
+)
+
+
+def message_start_event(message_id: str, model: str) -> dict[str, Any]:
+    """The ``message_start`` event of a streamed answer (no content or usage yet)."""
+    message = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": anthropic_usage(None),
+    }
+    return {"type": "message_start", "message": message}
+
+
+@functools.lru_cache(maxsize=64)
+def _message_start(model: str) -> FrameTemplate:
+    """:func:`message_start_event`'s frame for ``model``, serialised once (slot: the id)."""
+    return FrameTemplate(lambda message_id: sse_event(message_start_event(message_id, model)))
 
 
 def anthropic_usage(usage: Usage | None) -> dict[str, int]:
@@ -218,22 +252,16 @@ class MessagesEncoder:
     # -- frames --
 
     def start(self) -> bytes:
-        """``message_start`` (usage arrives with ``message_delta``)."""
-        message = {
-            "id": self.message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": anthropic_usage(None),
-        }
-        return sse_event({"type": "message_start", "message": message})
+        """``message_start`` (usage arrives with ``message_delta``), from the model's
+        template."""
+        return _message_start(self.model).fill(FrameTemplate.text(self.message_id))
 
     def _begin(self, index: int, block: dict[str, Any]) -> bytes:
         self._open[index] = self._blocks
         self._blocks += 1
+        for empty, frame in _EMPTY_BLOCK_STARTS:
+            if block is empty:
+                return (frame % self._open[index]).encode()
         return sse_event(
             {"type": "content_block_start", "index": self._open[index], "content_block": block}
         )
