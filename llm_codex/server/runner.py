@@ -238,6 +238,8 @@ class _ClockFormatter(logging.Formatter):
         self._last: tuple[int, str | None, str] = (-1, None, "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is None:  # logging's default format shows milliseconds
+            return super().formatTime(record, datefmt)
         second = int(record.created)
         last_second, last_datefmt, text = self._last
         if second != last_second or datefmt != last_datefmt:

@@ -29,6 +29,9 @@ def test_access_log_clock_renders_what_the_standard_formatter_renders(times):
     for created in sorted(times) + times:
         record = logging.makeLogRecord({"msg": "line", "created": created})
         assert ours.format(record) == standard.format(record)
+        msecs = created % 1 * 1000
+        record = logging.makeLogRecord({"msg": "line", "created": created, "msecs": msecs})
+        assert ours.formatTime(record) == standard.formatTime(record)  # with milliseconds
 
 
 _HOSTS = st.sampled_from(
