@@ -81,6 +81,13 @@ _VALUE_BODY = {_DELTA_VALUE: _STRING_BODY, _SEQUENCE_KEY: "[0-9]+"} | dict.fromk
     _NONCE_KEYS, _NONCE_BODY
 )
 _VALUE_AT = {slot: re.compile(body) for slot, body in _VALUE_BODY.items()}
+#: The key before an item id, and its value's form when a shape is kept across turns (see
+#: :func:`_shape_key`): the nonce form.
+_ITEM_ID_KEY = '"item_id":"'
+_ITEM_ID_AT = re.compile(_NONCE_BODY)
+_VALUE_BODY[_ITEM_ID_KEY] = _NONCE_BODY
+#: Slots that hold no string value of their own event (no group in the run's patterns).
+_NOT_STRINGS = frozenset({_SEQUENCE_KEY, _ITEM_ID_KEY})
 _SEQUENCE_AT = _VALUE_AT[_SEQUENCE_KEY]
 #: Shorter runs (two backend events or fewer) are read event by event: that costs less than
 #: the fixed cost of confirming a run.
@@ -186,25 +193,44 @@ class _Shape(NamedTuple):
     forms: tuple[tuple[re.Pattern[str], str], ...]
 
 
-def _strings_pattern(slots: tuple[str, ...], parts: list[str], *, plain: bool) -> re.Pattern[str]:
+def _strings_pattern(
+    slots: tuple[str, ...], parts: Sequence[str], *, plain: bool
+) -> re.Pattern[str]:
     """A regex matching a payload built of ``parts`` and ``slots`` from its first string
     value's key to its last string value, each string value (delta, nonces) a group in
     payload order: its ``findall`` over a run gives all of them in one scan. ``plain`` takes
-    deltas up to the next quote (only for a run with no backslash)."""
-    strings = [m for m, slot in enumerate(slots) if slot != _SEQUENCE_KEY]
+    deltas up to the next quote (only for a run with no backslash). An item id's slot
+    matches any value of its form, in no group: the run is confirmed against the whole
+    text anyway, so the pattern need not hold the id and serves every turn."""
+    strings = [m for m, slot in enumerate(slots) if slot not in _NOT_STRINGS]
     pattern = [re.escape(slots[strings[0]])]
     for m in range(strings[0], strings[-1] + 1):
         if m > strings[0]:
             pattern.append(re.escape(parts[m]))
         slot = slots[m]
         body = _PLAIN_BODY if plain and slot == _DELTA_VALUE else _VALUE_BODY[slot]
-        pattern.append(body if slot == _SEQUENCE_KEY else f"({body})")
+        pattern.append(body if slot in _NOT_STRINGS else f"({body})")
     return re.compile("".join(pattern))
 
 
-#: The layouts (:func:`_layout`) of the payload shapes seen lately, by slots and texts between.
+#: What :func:`_payload_shape` found for the payload shapes seen lately (:func:`_shape_key`):
+#: the index both readings agree on and the shape's :func:`_layout`.
 _layouts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _LAYOUTS_CACHED = 64
+
+
+def _cut(payload: str, spans: list[tuple[int, int, str]]) -> list[str] | None:
+    """The texts of ``payload`` around ``spans`` (sorted ``(start, end, slot)``), or None if
+    two of them overlap."""
+    parts: list[str] = []
+    at = 0
+    for start, end, _ in spans:
+        if start < at:  # cannot happen (no value holds another's key), but never overlap
+            return None
+        parts.append(payload[at:start])
+        at = end
+    parts.append(payload[at:])
+    return parts
 
 
 def _payload_shape(payload: str) -> _Shape | None:
@@ -225,6 +251,10 @@ def _payload_shape(payload: str) -> _Shape | None:
     (a nonce, valid in any JSON string and read by neither, cannot change that); its
     last-of-duplicate-keys rule cannot differ, as the ``delta`` key is unique and the index
     was compared.
+
+    Both verdicts are therefore kept for the shape (:func:`_shape_key`), so that the next
+    turn's payloads, built alike but for their item id, skip both readings and the building
+    of the run's patterns.
     """
     i = payload.find(_DELTA_KEY)
     if i < 0 or payload.find(_DELTA_KEY, i + 1) >= 0 or not payload.startswith('"', i + 8):
@@ -249,14 +279,57 @@ def _payload_shape(payload: str) -> _Shape | None:
             return None
         spans.append((k, digits.end(), _SEQUENCE_KEY))
     spans.sort()
-    parts: list[str] = []
-    at = 0
-    for start, end, _ in spans:
-        if start < at:  # cannot happen (no value holds another's key), but never overlap
+    parts = _cut(payload, spans)
+    if parts is None:
+        return None
+    slots = tuple(slot for _, _, slot in spans)
+    key = _shape_key(payload, spans, slots)
+    if key is None:
+        return None
+    layout = _layouts.get(key)
+    if layout is None:
+        index = _agreed_index(payload, i, j)
+        if index is None:
             return None
-        parts.append(payload[at:start])
-        at = end
-    parts.append(payload[at:])
+        if len(_layouts) >= _LAYOUTS_CACHED:
+            _layouts.clear()
+        layout = _layouts[key] = (index, *_layout(key[0], key[2:]))
+    index, strings, plain_strings, value_forms = layout
+    pieces = [""] * (2 * len(slots) - 1)
+    pieces[1::2] = parts[1:-1]
+    forms = tuple(zip(value_forms, [*parts[1:-1], ""], strict=True))
+    return _Shape(index, slots, parts, strings, plain_strings, pieces, *_places(slots), forms)
+
+
+def _shape_key(
+    payload: str, spans: list[tuple[int, int, str]], slots: tuple[str, ...]
+) -> tuple[Any, ...] | None:
+    """What :func:`_payload_shape` and :func:`_layout` find depends on: the slots and the
+    texts around them, but for the item id's value when it is of the nonce form.
+
+    Why the item id may be left out: neither reading looks at it, and a value of the nonce
+    form (no quote, backslash, control character or brace) is valid in any JSON string,
+    holds no key and no brace, so JSON and the fast reading find the same as for any other
+    such value (the argument for nonces, :func:`_payload_shape`). Shapes alike but for the
+    item id have the same verdicts; their runs are still confirmed against the whole text of
+    their own first payload, item id included (:attr:`_Shape.parts`).
+    """
+    k = payload.find(_ITEM_ID_KEY)
+    if k >= 0:
+        k += len(_ITEM_ID_KEY)
+        value = _ITEM_ID_AT.match(payload, k)  # always matches, if only the empty string
+        end = value.end() if value else k
+        if payload.startswith('"', end):
+            with_id = sorted([*spans, (k, end, _ITEM_ID_KEY)])
+            generic = _cut(payload, with_id)
+            if generic is not None:
+                return (tuple(slot for _, _, slot in with_id), True, *generic)
+    return (slots, False, *_cut(payload, spans))  # type: ignore[misc]
+
+
+def _agreed_index(payload: str, i: int, j: int) -> int | None:
+    """The output index both readings find in ``payload`` (its delta at ``i:j``), read as a
+    text delta with a string delta by both; else None."""
     fast = _fast_text_delta(payload[:i] + payload[j:])
     if fast is None or fast[1]:
         return None
@@ -272,33 +345,27 @@ def _payload_shape(payload: str) -> _Shape | None:
         or _int(event.get("output_index")) != index
     ):
         return None
-    slots = tuple(slot for _, _, slot in spans)
-    # What the run reading needs of the shape depends only on the slots and the texts
-    # between the values, which do not change from turn to turn (the item id lies before
-    # the first value): build it once.
-    key = (slots, *parts[1:-1])
-    layout = _layouts.get(key)
-    if layout is None:
-        if len(_layouts) >= _LAYOUTS_CACHED:
-            _layouts.clear()
-        layout = _layouts[key] = _layout(slots, parts)
-    return _Shape(index, slots, parts, *layout)
+    return index
 
 
-def _layout(slots: tuple[str, ...], parts: list[str]) -> tuple[Any, ...]:
-    """The fields of a :class:`_Shape` after ``parts`` (see there), for these slots and
-    texts between values."""
-    strings_at = tuple(2 * m for m, slot in enumerate(slots) if slot != _SEQUENCE_KEY)
-    pieces = [""] * (2 * len(slots) - 1)
-    pieces[1::2] = parts[1:-1]
+def _layout(slots: tuple[str, ...], parts: tuple[str, ...]) -> tuple[Any, ...]:
+    """The patterns of a :class:`_Shape` (see there) and the form of each of its values,
+    for ``slots`` (the item id's among them, if any) and the texts around them."""
     return (
         _strings_pattern(slots, parts, plain=False),
         _strings_pattern(slots, parts, plain=True),
-        pieces,
+        tuple(_VALUE_AT[slot] for slot in slots if slot != _ITEM_ID_KEY),
+    )
+
+
+def _places(slots: tuple[str, ...]) -> tuple[int, tuple[int, ...], int]:
+    """The places of the sequence number (-1: none) and of the string values in a
+    :class:`_Shape`'s ``pieces``, and which string value is the delta."""
+    strings_at = tuple(2 * m for m, slot in enumerate(slots) if slot != _SEQUENCE_KEY)
+    return (
         2 * slots.index(_SEQUENCE_KEY) if _SEQUENCE_KEY in slots else -1,
         strings_at,
         strings_at.index(2 * slots.index(_DELTA_VALUE)),
-        tuple(zip([_VALUE_AT[slot] for slot in slots], [*parts[1:-1], ""], strict=True)),
     )
 
 

@@ -455,6 +455,7 @@ def _backend_delta(
     index: int = 0,
     obfuscation: str | None = None,
     obfuscation_at: int = -1,
+    item_id: str = _ITEM,
 ) -> str:
     """A text-delta payload as the backend writes it (compact JSON, keys in its order), or
     with ``delta`` before ``sequence_number`` (as in the API reference), or without one;
@@ -463,7 +464,7 @@ def _backend_delta(
     payload: dict[str, Any] = {"type": "response.output_text.delta"}
     if layout == "backend":
         payload["sequence_number"] = seq
-    payload.update(item_id=_ITEM, output_index=index, content_index=0, delta=delta)
+    payload.update(item_id=item_id, output_index=index, content_index=0, delta=delta)
     if layout == "backend":
         payload["logprobs"] = []
     elif layout == "reference":
@@ -565,6 +566,13 @@ _ODD_EVENTS: dict[str, Any] = {
     "long obfuscation": lambda p: _frame(
         p.replace('"obfuscation":"', '"obfuscation":"' + "z" * 3000)
     ),
+    # The item id (new in every turn, so left out of what a shape is kept by).
+    "other item id": lambda p: _frame(p.replace(_ITEM, _ITEM[:-1] + "7")),
+    "longer item id": lambda p: _frame(p.replace(_ITEM, _ITEM + "7")),
+    "item id with a brace": lambda p: _frame(p.replace(_ITEM, _ITEM[:-1] + "{")),
+    "escaped item id": lambda p: _frame(p.replace(_ITEM, _ITEM[:-1] + '\\"')),
+    "item id not a string": lambda p: _frame(p.replace(f'"{_ITEM}"', "5")),
+    "second item id key": lambda p: _frame(p[:-1] + ',"item_id":"again"}'),
 }
 
 # Obfuscation values all events of a run may carry: none, random-looking, or odd ones.
@@ -804,3 +812,59 @@ def test_reads_of_changing_items_through_one_assembler(reads):
         seq += count
         assert fast.feed_text(text) == slow.feed(parse_events(text))
     assert fast.partial().items == slow.partial().items
+
+
+# Item ids a turn's text deltas may carry: the usual, and odd ones (what a shape is kept by
+# leaves out only an id of the nonce form).
+_ITEM_IDS = [
+    "msg_0123",
+    "msg_" + "ab" * 24,
+    "",
+    "msg_é😀",
+    "msg_{brace}",
+    'msg_\\"quoted\\"',
+    "msg_\\u0041",
+    "msg_\x01",
+    '\\",\\"delta\\":\\"x',
+]
+
+
+@pytest.mark.parametrize("first", _ITEM_IDS)
+@pytest.mark.parametrize("second", _ITEM_IDS)
+@pytest.mark.parametrize("obfuscation_at", [None, -1, 0, 2, 3])
+def test_turns_with_other_item_ids_read_as_event_by_event(first, second, obfuscation_at):
+    """Turn after turn, each with its own item id (odd ones too) and a fresh assembler, a
+    long run reads exactly as event by event (deltas that only JSON reads, or only the fast
+    reading, among them), and a run of well-formed payloads is still read in one piece
+    whatever the previous turn's item id was."""
+    deltas = ["x", 'say "hi"\n', "\x01y"] * 10
+    for item_id in (first, second):
+        payloads = [
+            _backend_delta(
+                4 + i,
+                d,
+                item_id=item_id,
+                obfuscation=None if obfuscation_at is None else _nonce(i),
+                obfuscation_at=obfuscation_at or 0,
+            )
+            for i, d in enumerate(deltas)
+        ]
+        text = "".join(_frame(p) for p in payloads)[:-1]
+        fast, slow = _read_both_ways(text)
+        assert fast == slow
+        if item_id in ("msg_0123", "", "msg_é😀"):
+            assert StreamAssembler()._text_run(text) == (0, len(text), 0, "".join(deltas))
+
+
+@pytest.mark.parametrize("where", [0, 1, 29])
+def test_a_run_whose_item_id_changes_reads_as_event_by_event(where):
+    """The item id is fixed text of a run: one payload with another id (a valid one) is not
+    taken for the run's, and the read still gives what event by event gives."""
+    payloads = [_backend_delta(4 + i, "x", obfuscation=_nonce(i)) for i in range(30)]
+    payloads[where] = payloads[where].replace(_ITEM, "msg_other")
+    text = "".join(_frame(p) for p in payloads)[:-1]
+    fast, slow = _read_both_ways(text)
+    assert fast == slow
+    asm = StreamAssembler()
+    found = asm._text_run(text)
+    assert found is None or found[:2] != (0, len(text))
