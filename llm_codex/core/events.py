@@ -110,6 +110,18 @@ _STRUCTURAL = frozenset(
     }
 )
 
+# Every type the reading acts on; a payload of any other type is skipped.
+_READ_TYPES = _STRUCTURAL | {
+    _TEXT,
+    _REASONING_SUMMARY,
+    _REASONING_RAW,
+    _ARGS,
+    "response.created",
+    "response.in_progress",
+}
+_TYPE_FIRST = '{"type":"'
+_TYPE_KEY = '"type"'
+
 # Kinds of coalesced deltas.
 _K_TEXT, _K_REASONING, _K_ARGS = 1, 2, 3
 # A coalesced delta still open at the end of some payloads: kind (0: none), key (output
@@ -154,6 +166,33 @@ def _fast_text_delta(payload: str) -> tuple[int, str] | None:
         return int(payload[k:end]), delta
     except ValueError:
         return None
+
+
+def _skipped_unparsed(payload: str) -> bool:
+    """Whether reading ``payload`` (not a text delta of the fast reading's) would skip it, as
+    seen without parsing it: its ``type``, written first, is one the reading does not act on
+    (``response.content_part.added``, ``response.output_text.done``...), and no other key of
+    the top-level object can be a ``type``. False when that cannot be seen so cheaply.
+
+    Why this is exact: JSON keeps the last of duplicate keys, so the payload's type is that
+    of its last top-level ``type`` key; with no backslash in the payload every quote opens
+    or closes a string, and a key is ``type`` only as written ``"type"``. The first is at
+    the start; any other written ``"type"`` right after a ``{`` is the first key of a nested
+    object (or, the ``{`` in a string, a string followed by ``type``: not JSON, so skipped
+    anyway); any other kind makes this answer False. A payload that is not JSON is skipped
+    by the reading too.
+    """
+    if not payload.startswith(_TYPE_FIRST):
+        return False
+    end = payload.find('"', 9)
+    if end < 0 or payload[9:end] in _READ_TYPES or "\\" in payload:
+        return False
+    k = payload.find(_TYPE_KEY, end)
+    while k >= 0:
+        if payload[k - 1] != "{":
+            return False
+        k = payload.find(_TYPE_KEY, k + 6)
+    return True
 
 
 def _decode_deltas(deltas: Sequence[str]) -> str | None:
@@ -631,6 +670,8 @@ class StreamAssembler:
                             self._emit(events, kind, key, parts, item_id)
                         kind, key, parts = _K_TEXT, (index, 0), [delta]
                     continue
+            elif _skipped_unparsed(payload):
+                continue
             try:
                 event = _loads(payload)
             except ValueError:
@@ -638,6 +679,8 @@ class StreamAssembler:
             if type(event) is not dict:
                 continue
             etype = event.get("type")
+            if type(etype) is not str:  # an object or list would not even hash: skip it
+                continue
             if etype == _TEXT:
                 index = _int(event.get("output_index"))
                 delta = event.get("delta")

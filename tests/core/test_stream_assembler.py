@@ -868,3 +868,92 @@ def test_a_run_whose_item_id_changes_reads_as_event_by_event(where):
     asm = StreamAssembler()
     found = asm._text_run(text)
     assert found is None or found[:2] != (0, len(text))
+
+
+# -- payloads of types the reading ignores are skipped unparsed only when that is exact ---------
+
+_TYPES = [
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.done",
+    "response.output_text.delta",
+    "response.completed",
+    "response.failed",
+    "error",
+    "response.created",
+    "response.output_item.done",
+]
+_TYPE_KEYS = ['"type"', '"typ\\u0065"', '"\\u0074ype"', '"types"', '"xtype"']
+
+
+def _json_value(draw: Any, depth: int) -> str:
+    """A JSON value written by hand, so that objects may repeat keys and keys may be escaped."""
+    kind = draw(st.sampled_from(["str", "num", "obj", "arr"] if depth < 3 else ["str", "num"]))
+    if kind == "str":
+        return json.dumps(
+            draw(st.sampled_from([*_TYPES, '{"type":"error"', "{", 'a"b', "\\"]) | st.text()),
+            ensure_ascii=draw(st.booleans()),
+        )
+    if kind == "num":
+        return str(draw(st.integers()))
+    if kind == "arr":
+        items = [_json_value(draw, depth + 1) for _ in range(draw(st.integers(0, 3)))]
+        return "[" + ",".join(items) + "]"
+    return _json_object(draw, depth + 1)
+
+
+def _json_object(draw: Any, depth: int) -> str:
+    fields = []
+    for _ in range(draw(st.integers(0, 4))):
+        key = draw(st.sampled_from(_TYPE_KEYS) | st.text(max_size=5).map(json.dumps))
+        fields.append(f"{key}:{_json_value(draw, depth)}")
+    return "{" + ",".join(fields) + "}"
+
+
+@st.composite
+def _typed_payloads(draw: Any) -> str:
+    """A payload whose first key is ``type`` (as a backend writes it), with any other keys,
+    repeated ``type`` keys at any depth, escapes, strings that look like keys; sometimes cut
+    short or spaced."""
+    first = f'{{"type":{json.dumps(draw(st.sampled_from(_TYPES)))}'
+    rest = _json_object(draw, 1)[1:]
+    payload = first + ("}" if rest == "}" else "," + rest)
+    if draw(st.booleans()):
+        payload = payload[: draw(st.integers(0, len(payload)))]
+    if draw(st.booleans()):
+        payload = payload.replace(",", ", ").replace(":", ": ")
+    return payload
+
+
+@settings(max_examples=1500, deadline=None)
+@given(payload=_typed_payloads(), delta=st.booleans())
+@example(payload='{"type":"response.content_part.done","type":"error","code":"x"}', delta=False)
+@example(payload='{"type":"response.content_part.done","p":{"type":"error"}}', delta=False)
+@example(payload='{"type":"response.content_part.done","typ\\u0065":"error"}', delta=False)
+@example(payload='{"type":"response.content_part.done","a":"{","type":"error"}', delta=False)
+@example(payload='{"type":"response.content_part.done","a":"{"type":"error"}', delta=True)
+def test_a_payload_is_skipped_unparsed_only_where_parsing_would_skip_it(payload, delta):
+    """Whatever keys follow the first, a payload the reading skips without parsing gives
+    exactly what parsing it gives (between two deltas of one item, which it must not part),
+    and one of a type the reading acts on is never skipped."""
+    from llm_codex.core.events import _READ_TYPES, _skipped_unparsed
+
+    if _skipped_unparsed(payload):
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            event = None
+        assert not isinstance(event, dict) or event.get("type") not in _READ_TYPES
+    text = _backend_delta(4, "x")
+    asm = StreamAssembler()
+    events = asm.feed([text, payload, text] if delta else [payload])
+    assert events in ([], [TextDelta("xx", 0)]) or not _skipped_unparsed(payload)
+
+
+@pytest.mark.parametrize("kind", ["{}", "[]", '{"a":1}', "5", "null"])
+def test_a_payload_whose_type_is_not_a_string_is_skipped(kind):
+    """A ``type`` that is an object or a list (or any non-string) is skipped like any unknown
+    type, between two deltas of one item too; it does not crash the reading."""
+    text = _backend_delta(4, "x")
+    asm = StreamAssembler()
+    assert asm.feed([text, f'{{"type":{kind},"delta":"y"}}', text]) == [TextDelta("xx", 0)]
