@@ -495,8 +495,14 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+#: Integers whose float is exact (the common token count, answered first).
+_EXACT_INT = 1 << 53
+
+
 def _number(value: Any) -> float | None:
     """A finite number from a JSON number or numeric string, else None."""
+    if type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:
+        return float(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, str):

@@ -957,3 +957,17 @@ def test_a_payload_whose_type_is_not_a_string_is_skipped(kind):
     text = _backend_delta(4, "x")
     asm = StreamAssembler()
     assert asm.feed([text, f'{{"type":{kind},"delta":"y"}}', text]) == [TextDelta("xx", 0)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 7, -3, 2**53, -(2**53), 2**53 + 1, -(2**53) - 1, 3**40, True, False, 2.5, "9", " 4 "],
+)
+def test_a_token_count_reads_as_its_float_would(value):
+    """Usage counts are read through their float (a numeric string too, a bool not): the
+    quick answer for plain integers gives what that gives, at the edges of exact floats."""
+    expected = 0 if isinstance(value, bool) else int(float(value))
+    asm = StreamAssembler()
+    done = {"type": "response.completed", "response": {"usage": {"output_tokens": value}}}
+    (event,) = asm.feed([json.dumps(done)])
+    assert event.result.usage.output_tokens == expected
