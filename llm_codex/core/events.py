@@ -51,6 +51,8 @@ from llm_codex.core.types import (
 __all__ = ["StreamAssembler"]
 
 _loads = json.loads
+#: The C scanner behind ``json.loads`` (a decoder with the default settings, as its own).
+_scan = json.JSONDecoder().scan_once
 
 # Compact (real backend) and spaced (Python json.dumps) spellings of a text delta's first key.
 _TEXT_DELTA_PREFIXES = (
@@ -166,6 +168,22 @@ def _fast_text_delta(payload: str) -> tuple[int, str] | None:
         return int(payload[k:end]), delta
     except ValueError:
         return None
+
+
+def _parse(payload: str) -> Any:
+    """``json.loads(payload)``, a few Python calls shorter for a payload that is one whole
+    object, as nearly all are: ``json.loads`` skips whitespace, scans one value with this
+    same scanner and requires that it end the text, so a scan from the opening brace that
+    ends the text gives what it gives. Anything else (whitespace around, extra data, an
+    error) is left to ``json.loads``, which raises :class:`ValueError` where it must."""
+    if payload.startswith("{"):
+        try:
+            value, end = _scan(payload, 0)
+        except (StopIteration, ValueError):
+            return _loads(payload)
+        if end == len(payload):
+            return value
+    return _loads(payload)
 
 
 def _skipped_unparsed(payload: str) -> bool:
@@ -679,7 +697,7 @@ class StreamAssembler:
             elif _skipped_unparsed(payload):
                 continue
             try:
-                event = _loads(payload)
+                event = _parse(payload)
             except ValueError:
                 continue
             if type(event) is not dict:

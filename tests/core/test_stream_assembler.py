@@ -971,3 +971,28 @@ def test_a_token_count_reads_as_its_float_would(value):
     done = {"type": "response.completed", "response": {"usage": {"output_tokens": value}}}
     (event,) = asm.feed([json.dumps(done)])
     assert event.result.usage.output_tokens == expected
+
+
+def _outcome(parse: Any, text: str) -> Any:
+    try:
+        return ("value", parse(text))
+    except ValueError:
+        return ("error",)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    payload=_typed_payloads() | st.text() | st.from_regex(r"\s*\{.*\}\s*", fullmatch=True),
+    around=st.sampled_from(["", " ", "\n", "x", "{}", "}"]),
+    where=st.sampled_from(["before", "after"]),
+)
+@example(payload='{"a":1} ', around="", where="after")
+@example(payload='{"a":1}{"b":2}', around="", where="after")
+@example(payload='{"a":NaN}', around="", where="after")
+def test_a_payload_parses_as_json_loads_parses_it(payload, around, where):
+    """The reading's shortcut to JSON's scanner gives exactly what ``json.loads`` gives, or
+    fails where it fails, whatever surrounds the object."""
+    from llm_codex.core.events import _parse
+
+    text = around + payload if where == "before" else payload + around
+    assert _outcome(_parse, text) == _outcome(json.loads, text)
