@@ -253,14 +253,18 @@ class _Shape(NamedTuple):
 def _strings_pattern(
     slots: tuple[str, ...], parts: Sequence[str], *, plain: bool
 ) -> re.Pattern[str]:
-    """A regex matching a payload built of ``parts`` and ``slots`` from its first string
-    value's key to its last string value, each string value (delta, nonces) a group in
+    """A regex matching a payload built of ``parts`` and ``slots`` from (the end of) its
+    first string value's key to its last string value, each string value (delta, nonces) a group in
     payload order: its ``findall`` over a run gives all of them in one scan. ``plain`` takes
     deltas up to the next quote (only for a run with no backslash). An item id's slot
     matches any value of its form, in no group: the run is confirmed against the whole
     text anyway, so the pattern need not hold the id and serves every turn."""
     strings = [m for m, slot in enumerate(slots) if slot not in _NOT_STRINGS]
-    pattern = [re.escape(slots[strings[0]])]
+    # The scan starts at the key's fourth character (``lta":"``): the regex engine stops at
+    # every occurrence of a pattern's first character, and a quote or a common letter
+    # would make it stop several times per event. The rest of the key still finds each
+    # value; the run is confirmed against the whole text anyway.
+    pattern = [re.escape(slots[strings[0]][3:])]
     for m in range(strings[0], strings[-1] + 1):
         if m > strings[0]:
             pattern.append(re.escape(parts[m]))

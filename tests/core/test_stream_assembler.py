@@ -507,6 +507,10 @@ _ODD_EVENTS: dict[str, Any] = {
     "nested delta key": lambda p: _frame(p[:-1] + ',"x":{"delta":"nested"}}'),
     "nested object first": lambda p: _frame(p.replace('"item_id"', '"x":{"delta":"n"},"item_id"')),
     "second delta key": lambda p: _frame(p[:-1] + ',"delta":"again"}'),
+    "a key ending like delta": lambda p: _frame(p[:-1] + ',"alta":"again"}'),
+    "a key ending like obfuscation": lambda p: _frame(
+        p.replace('"item_id"', '"xfuscation":"","item_id"')
+    ),
     "second spaced delta key": lambda p: _frame(p[:-1] + ',"delta": "again"}'),
     "no delta key": lambda p: _frame(p.replace('"delta":', '"delta_":')),
     "delta not a string": lambda p: _frame(p.split('"delta":')[0] + '"delta":5,"logprobs":[]}'),
