@@ -248,17 +248,20 @@ class _Shape(NamedTuple):
     delta_column: int
     #: Each value's form (:data:`_VALUE_AT`) and the text up to the next value ("" at the end).
     forms: tuple[tuple[re.Pattern[str], str], ...]
+    #: Where the item id lies when the shape was kept without it (:func:`_shape_key`): the
+    #: part that holds it, its offset there, and the id; else None.
+    item_id: tuple[int, int, str] | None = None
 
 
 def _strings_pattern(
     slots: tuple[str, ...], parts: Sequence[str], *, plain: bool
 ) -> re.Pattern[str]:
     """A regex matching a payload built of ``parts`` and ``slots`` from (the end of) its
-    first string value's key to its last string value, each string value (delta, nonces) a group in
-    payload order: its ``findall`` over a run gives all of them in one scan. ``plain`` takes
-    deltas up to the next quote (only for a run with no backslash). An item id's slot
-    matches any value of its form, in no group: the run is confirmed against the whole
-    text anyway, so the pattern need not hold the id and serves every turn."""
+    first string value's key to its last string value, each string value (delta, nonces) a
+    group in payload order: its ``findall`` over a run gives all of them in one scan.
+    ``plain`` takes deltas up to the next quote (only for a run with no backslash). An item
+    id's slot matches any value of its form, in no group: the run is confirmed against the
+    whole text anyway, so the pattern need not hold the id and serves every turn."""
     strings = [m for m, slot in enumerate(slots) if slot not in _NOT_STRINGS]
     # The scan starts at the key's fourth character (``lta":"``): the regex engine stops at
     # every occurrence of a pattern's first character, and a quote or a common letter
@@ -344,9 +347,7 @@ def _payload_shape(payload: str) -> _Shape | None:
     if parts is None:
         return None
     slots = tuple(slot for _, _, slot in spans)
-    key = _shape_key(payload, spans, slots)
-    if key is None:
-        return None
+    key, item_id = _shape_key(payload, spans, slots)
     layout = _layouts.get(key)
     if layout is None:
         index = _agreed_index(payload, i, j)
@@ -355,18 +356,92 @@ def _payload_shape(payload: str) -> _Shape | None:
         if len(_layouts) >= _LAYOUTS_CACHED:
             _layouts.clear()
         layout = _layouts[key] = (index, *_layout(key[0], key[2:]))
+    if item_id is not None:  # its place in parts
+        k, value = item_id
+        m = sum(1 for start, _, _ in spans if start < k)
+        item_id = (m, k - (spans[m - 1][1] if m else 0), value)
+    return _shape_of(layout, slots, parts, item_id)
+
+
+def _shape_of(
+    layout: tuple[Any, ...],
+    slots: tuple[str, ...],
+    parts: list[str],
+    item_id: tuple[int, int, str] | None,
+) -> _Shape:
+    """The :class:`_Shape` of a payload of ``parts`` around ``slots``, its layout kept."""
     index, strings, plain_strings, value_forms = layout
     pieces = [""] * (2 * len(slots) - 1)
     pieces[1::2] = parts[1:-1]
     forms = tuple(zip(value_forms, [*parts[1:-1], ""], strict=True))
-    return _Shape(index, slots, parts, strings, plain_strings, pieces, *_places(slots), forms)
+    return _Shape(
+        index, slots, parts, strings, plain_strings, pieces, *_places(slots), forms, item_id
+    )
+
+
+#: The shape of the last run read in one piece (by any assembler), for the next turn's first
+#: run: payloads built alike but for their item id (:func:`_with_item_id`).
+_recent_shape: _Shape | None = None
+
+
+def _shape_and_sequence(payload: str) -> tuple[_Shape, int] | None:
+    """The shape of ``payload`` (:func:`_payload_shape`) and its sequence number, found from
+    the last run's shape when the payload is built alike but for its item id."""
+    global _recent_shape
+    recent = _recent_shape
+    if recent is not None:
+        found = _with_item_id(payload, recent)
+        if found is not None:
+            return found
+    shape = _payload_shape(payload)
+    if shape is None:
+        return None
+    sequence = _sequence_if_built_as(payload, shape)
+    if sequence is None:
+        return None
+    _recent_shape = shape
+    return shape, sequence
+
+
+def _with_item_id(payload: str, shape: _Shape) -> tuple[_Shape, int] | None:
+    """``shape`` for ``payload``, and its sequence number, when ``payload`` is built as
+    ``shape`` says but for its item id's value (of the nonce form); else None.
+
+    ``payload`` with its own first item id put back to ``shape``'s must be built as
+    ``shape`` says (:func:`_sequence_if_built_as`): then the ids lie at the same place (no
+    value holds a quote, so no key), and the payloads differ only in an item id of the
+    nonce form, which both readings find alike (:func:`_shape_key`).
+    """
+    if shape.item_id is None:
+        return None
+    m, offset, old = shape.item_id
+    k = payload.find(_ITEM_ID_KEY)
+    if k < 0:
+        return None
+    k += len(_ITEM_ID_KEY)
+    value = _ITEM_ID_AT.match(payload, k)  # always matches, if only the empty string
+    end = value.end() if value else k
+    if not payload.startswith('"', end):
+        return None
+    new = payload[k:end]
+    if new == old:
+        sequence = _sequence_if_built_as(payload, shape)
+        return None if sequence is None else (shape, sequence)
+    sequence = _sequence_if_built_as(payload[:k] + old + payload[end:], shape)
+    if sequence is None:
+        return None
+    parts = list(shape.parts)
+    parts[m] = parts[m][:offset] + new + parts[m][offset + len(old) :]
+    layout = (shape.index, shape.strings, shape.plain_strings, [f for f, _ in shape.forms])
+    return _shape_of(layout, shape.slots, parts, (m, offset, new)), sequence
 
 
 def _shape_key(
     payload: str, spans: list[tuple[int, int, str]], slots: tuple[str, ...]
-) -> tuple[Any, ...] | None:
+) -> tuple[tuple[Any, ...], tuple[int, str] | None]:
     """What :func:`_payload_shape` and :func:`_layout` find depends on: the slots and the
-    texts around them, but for the item id's value when it is of the nonce form.
+    texts around them, but for the item id's value when it is of the nonce form; and
+    where that value starts, and the value, when it was left out.
 
     Why the item id may be left out: neither reading looks at it, and a value of the nonce
     form (no quote, backslash, control character or brace) is valid in any JSON string,
@@ -384,8 +459,9 @@ def _shape_key(
             with_id = sorted([*spans, (k, end, _ITEM_ID_KEY)])
             generic = _cut(payload, with_id)
             if generic is not None:
-                return (tuple(slot for _, _, slot in with_id), True, *generic)
-    return (slots, False, *_cut(payload, spans))  # type: ignore[misc]
+                key = (tuple(slot for _, _, slot in with_id), True, *generic)
+                return key, (k, payload[k:end])
+    return (slots, False, *_cut(payload, spans)), None  # type: ignore[misc]
 
 
 def _agreed_index(payload: str, i: int, j: int) -> int | None:
@@ -645,12 +721,10 @@ class StreamAssembler:
         shape = self._last_shape
         sequence = None if shape is None else _sequence_if_built_as(payload, shape)
         if sequence is None:
-            shape = _payload_shape(payload)
-            if shape is None:
+            found = _shape_and_sequence(payload)
+            if found is None:
                 return None
-            sequence = _sequence_if_built_as(payload, shape)
-            if sequence is None:
-                return None
+            shape, sequence = found
             self._last_shape = shape
         delta = _same_shape_run(text, run, shape, sequence)
         if delta is None:

@@ -1000,3 +1000,68 @@ def test_a_payload_parses_as_json_loads_parses_it(payload, around, where):
 
     text = around + payload if where == "before" else payload + around
     assert _outcome(_parse, text) == _outcome(json.loads, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    odd=st.sampled_from(sorted(_ODD_EVENTS)),
+    where=st.integers(min_value=0) | st.none(),
+    layout=st.sampled_from(["backend", "reference", "no sequence number"]),
+    obfuscation=st.sampled_from(["none", "random", "braces", "text"]),
+    obfuscation_at=st.integers(min_value=-1, max_value=7),
+    ids=st.tuples(st.sampled_from(_ITEM_IDS), st.sampled_from(_ITEM_IDS)),
+    delta=st.sampled_from(["x", 'say "hi"\n', "\x01y", "é"]),
+)
+def test_a_turn_after_a_turn_with_another_item_id_reads_as_event_by_event(
+    odd, where, layout, obfuscation, obfuscation_at, ids, delta
+):
+    """The next turn's first run is tried against the last run's shape with its own item id
+    put in: whatever the new turn's payloads look like (an odd event anywhere, or in all of
+    them; an odd item id), it reads exactly as event by event."""
+
+    def run(item_id: str) -> list[str]:
+        return [
+            _backend_delta(
+                4 + i,
+                delta if i % 3 else "x",
+                layout=layout,
+                item_id=item_id,
+                obfuscation=_OBFUSCATIONS[obfuscation](i),
+                obfuscation_at=obfuscation_at,
+            )
+            for i in range(30)
+        ]
+
+    previous = "".join(_frame(p) for p in run(ids[0]))[:-1]
+    assert _read_both_ways(previous)[0] == _read_both_ways(previous)[1]
+    payloads = run(ids[1])
+    if where is None:
+        events = [_ODD_EVENTS[odd](p) for p in payloads]
+    else:
+        events = [_frame(p) for p in payloads]
+        events[where % 30] = _ODD_EVENTS[odd](payloads[where % 30])
+    fast, slow = _read_both_ways("".join(events)[:-1])
+    assert fast == slow
+
+
+@pytest.mark.parametrize("item_id", ["msg_{brace}", "msg_\x01", "msg_\\u0041", "msg_\\"])
+@pytest.mark.parametrize("obfuscation", [None, True])
+def test_a_turn_whose_odd_item_id_changes_the_reading_is_not_taken_for_the_last(
+    item_id, obfuscation
+):
+    """After a turn with a plain item id, a turn whose id makes the fast reading refuse its
+    payloads (a brace) or JSON refuse them (a raw control character), beside deltas that
+    only one reading takes, reads exactly as event by event."""
+
+    def run(raw_id: str, deltas: list[str]) -> str:
+        payloads = [
+            _backend_delta(4 + i, d, obfuscation=obfuscation and _nonce(i)).replace(_ITEM, raw_id)
+            for i, d in enumerate(deltas)
+        ]
+        return "".join(_frame(p) for p in payloads)[:-1]
+
+    _read_both_ways(run("msg_plain", ["x"] * 30))
+    for deltas in (["x", "y"] * 15, ["x", 'say "hi"\n'] * 15):
+        text = run(item_id, deltas).replace('"delta":"x"', '"delta":"\x01x"')
+        fast, slow = _read_both_ways(text)
+        assert fast == slow
