@@ -213,6 +213,30 @@ def _skipped_unparsed(payload: str) -> bool:
     return True
 
 
+#: The head of a ``response.created`` or ``.in_progress`` payload as the backend writes it:
+#: the type and a sequence number (:func:`_repeats_noted`).
+_NOTED_HEAD = re.compile(
+    r'\{"type":"response\.(?:created|in_progress)",(?:"sequence_number":[0-9]+,)?'
+)
+
+
+def _repeats_noted(payload: str, noted: str) -> bool:
+    """Whether ``payload``, right after a ``response.created`` or ``.in_progress`` payload
+    the reading acted on, would do again exactly what that one did, so may be skipped: it
+    is written the same after its head (:data:`_NOTED_HEAD`), which may differ only in
+    which of the two types it names and in its sequence number.
+
+    Why this is exact: JSON reads the text after the head alike in both (same place in the
+    object, same text), so both have the same ``response`` (no head holds one) and the same
+    keys after it; the type is the head's unless that text holds one (then both have it,
+    and the first payload, acted on, shows it is one of the two). Both types only note the
+    response's id and model, and noting the same response twice in a row changes nothing;
+    a payload that is not JSON (a sequence number written ``01``) is skipped by the reading.
+    """
+    head = _NOTED_HEAD.match(payload)
+    return head is not None and len(payload) - head.end() == len(noted) and payload.endswith(noted)
+
+
 def _decode_deltas(deltas: Sequence[str]) -> str | None:
     """The text of JSON string bodies (escapes kept) decoded one by one and joined, as the
     JSON path decodes each payload (a surrogate pair split across two deltas stays two lone
@@ -760,7 +784,12 @@ class StreamAssembler:
         """Append to ``events`` what ``payloads`` give after the ``pending`` coalesced delta,
         and return the delta then pending (to append to, or to emit)."""
         kind, key, parts, item_id = pending  # kind of the pending delta (0: none)
+        noted = None  # the text after the head of the payload just noted, if that was the last
         for payload in payloads:
+            if noted is not None:
+                if _repeats_noted(payload, noted):
+                    continue
+                noted = None
             if payload.startswith(_TEXT_DELTA_PREFIXES):
                 fast = _fast_text_delta(payload)
                 if fast is not None:
@@ -829,6 +858,8 @@ class StreamAssembler:
                     return _NO_PENDING
             elif etype == "response.created" or etype == "response.in_progress":
                 self._note_response(event.get("response"))
+                head = _NOTED_HEAD.match(payload)
+                noted = payload[head.end() :] if head else None
         return kind, key, parts, item_id
 
     def _emit(

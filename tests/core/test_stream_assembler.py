@@ -1065,3 +1065,58 @@ def test_a_turn_whose_odd_item_id_changes_the_reading_is_not_taken_for_the_last(
         text = run(item_id, deltas).replace('"delta":"x"', '"delta":"\x01x"')
         fast, slow = _read_both_ways(text)
         assert fast == slow
+
+
+def _noted(kind: str, seq: str, rest: str) -> str:
+    return f'{{"type":"response.{kind}","sequence_number":{seq},{rest}'
+
+
+_RESTS = [
+    '"response":{"id":"resp_1","model":"gpt-5.5","status":"in_progress"}}',
+    '"response":{"id":"resp_2","model":"gpt-5.5","status":"in_progress"}}',
+    '"response":{"id":"","model":"other"}}',
+    '"response":{"id":"resp_1","model":"gpt-5.5"},"type":"error","code":"x"}',
+    '"response":{"id":"resp_1","model":"gpt-5.5"},"type":"response.in_progress"}',
+    '"response":{"id":"resp_1","model":"gpt-5.5"},"type":"response.completed"}',
+    '"response":{"id":"resp_1","model":"gpt-5.5"},"response":{"id":"resp_3"}}',
+    '"response":{"id":"resp_1","model":"gpt-5.5"}',
+    '"response":5}',
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.tuples(st.sampled_from(["created", "in_progress"]), st.sampled_from(["0", "7"])),
+    second=st.tuples(
+        st.sampled_from(["created", "in_progress", "completed", "failed"]),
+        st.sampled_from(["1", "01", "x"]),
+    ),
+    rests=st.tuples(st.sampled_from(_RESTS), st.sampled_from(_RESTS)),
+    same=st.sampled_from(["same", "other", "longer"]),
+    between=st.sampled_from([None, "delta", "other"]),
+)
+@example(
+    first=("created", "0"),
+    second=("in_progress", "1"),
+    rests=(_RESTS[0], _RESTS[0]),
+    same="longer",
+    between=None,
+)
+def test_a_repeated_response_note_reads_as_each_payload_read_alone(
+    first, second, rests, same, between
+):
+    """A ``response.in_progress`` written like the ``response.created`` before it (or
+    otherwise: another id, another type, a duplicate key, more keys before the same text,
+    not JSON) gives the same events and result as when each payload is read alone."""
+    rest = {"same": rests[0], "other": rests[1], "longer": '"type":"error",' + rests[0]}[same]
+    payloads = [_noted(*first, rests[0]), _noted(*second, rest)]
+    if between == "delta":
+        payloads.insert(1, _backend_delta(4, "x"))
+    elif between == "other":
+        payloads.insert(1, _noted("in_progress", "3", _RESTS[1]))
+    together, alone = StreamAssembler(), StreamAssembler()
+    events = together.feed(payloads)
+    one_by_one = [e for p in payloads for e in alone.feed([p])]
+    assert events == one_by_one
+    assert together.partial() == alone.partial()
+    assert (together.done, repr(together.error)) == (alone.done, repr(alone.error))
