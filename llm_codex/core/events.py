@@ -456,8 +456,13 @@ def _with_item_id(payload: str, shape: _Shape) -> tuple[_Shape, int] | None:
         return None
     parts = list(shape.parts)
     parts[m] = parts[m][:offset] + new + parts[m][offset + len(old) :]
-    layout = (shape.index, shape.strings, shape.plain_strings, [f for f, _ in shape.forms])
-    return _shape_of(layout, shape.slots, parts, (m, offset, new)), sequence
+    pieces, forms = shape.pieces, shape.forms
+    if 0 < m < len(parts) - 1:  # a text between two values: in pieces and forms too
+        pieces = list(pieces)
+        pieces[2 * m - 1] = parts[m]
+        forms = (*forms[: m - 1], (forms[m - 1][0], parts[m]), *forms[m:])
+    item_id = (m, offset, new)
+    return shape._replace(parts=parts, pieces=pieces, forms=forms, item_id=item_id), sequence
 
 
 def _shape_key(

@@ -1120,3 +1120,35 @@ def test_a_repeated_response_note_reads_as_each_payload_read_alone(
     assert events == one_by_one
     assert together.partial() == alone.partial()
     assert (together.done, repr(together.error)) == (alone.done, repr(alone.error))
+
+
+@pytest.mark.parametrize("layout", ["backend", "reference", "no sequence number"])
+@pytest.mark.parametrize("obfuscation_at", [None, -1, 0, 1, 2, 3, 5])
+def test_the_next_turn_with_a_new_item_id_is_read_in_one_piece(layout, obfuscation_at):
+    """Turn after turn, each with a new item id wherever it lies among the values, a run
+    written alike is read in one piece and gives the text of its deltas; the turn's next
+    read is taken for the same shape at once."""
+    deltas = ["x", 'a "quote"', "é"] * 10
+
+    def run(turn: int, first: int) -> str:
+        payloads = [
+            _backend_delta(
+                first + i,
+                d,
+                layout=layout,
+                item_id=f"msg_{turn}{'ab' * turn}",
+                obfuscation=None if obfuscation_at is None else _nonce(i),
+                obfuscation_at=obfuscation_at or 0,
+            )
+            for i, d in enumerate(deltas)
+        ]
+        return "".join(_frame(p) for p in payloads)[:-1]
+
+    for turn in range(3):
+        asm = StreamAssembler()
+        text = run(turn, 4)
+        assert asm._text_run(text) == (0, len(text), 0, "".join(deltas))
+        shape = asm._last_shape
+        text = run(turn, 4 + len(deltas))
+        assert asm._text_run(text) == (0, len(text), 0, "".join(deltas))
+        assert asm._last_shape is shape
