@@ -214,9 +214,14 @@ def parse_events(text: str) -> list[str]:
     return payloads
 
 
+#: ``json.dumps(data, separators=(",", ":"))`` without building an encoder per call (dumps
+#: builds one just like it whenever an argument is not the default; ``encode`` keeps no state).
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_event(data: Any, *, event: str | None = None) -> bytes:
     """One SSE frame: an optional ``event:`` line, one ``data:`` line (compact JSON unless a
     string), a blank line."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    payload = data if isinstance(data, str) else _compact_json(data)
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n".encode()

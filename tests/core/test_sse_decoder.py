@@ -162,3 +162,27 @@ def test_locate_run_gives_the_bounds_and_the_joint_of_a_run_written_alike():
     assert locate_run("data: x\ndata: {td 1}\n", "{td") is None
     assert locate_run("data: {td 1}\nid: 3\n", "{td") is None
     assert locate_run("event: data: {td 1}\n", "{td") is None
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_JSON_VALUES, event=st.none() | st.sampled_from(["response.created", "x"]))
+def test_an_encoded_event_is_its_compact_json_in_one_data_line(data, event):
+    """A frame holds exactly ``json.dumps`` with compact separators (ASCII, NaN as JSON
+    writes it), after the optional event line, and reads back as that payload."""
+    import json
+
+    from llm_codex.core.sse import encode_event
+
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    frame = encode_event(data, event=event)
+    assert frame == f"{head}data: {payload}\n\n".encode()
+    if "\n" not in payload and "\r" not in payload:
+        assert SSEDecoder().feed(frame.decode()) == [payload]
