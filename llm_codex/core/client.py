@@ -51,6 +51,7 @@ from llm_codex.core.deadline import (
 )
 from llm_codex.core.errors import CodexError
 from llm_codex.core.events import StreamAssembler
+from llm_codex.core.exchange import StreamExchange
 from llm_codex.core.failures import (
     idle_error,
     name_url,
@@ -138,19 +139,24 @@ def shared_async_client() -> httpx2.AsyncClient:
 DRAIN_SECONDS = 0.25
 
 
-async def _drain_briefly(chunks: AsyncIterator[bytes]) -> None:
+async def _drain_briefly(chunks: AsyncIterator[bytes], *, finished: bool = False) -> None:
     """Read what is left of a stream after ``response.completed``, for at most DRAIN_SECONDS.
 
     Everything the caller needs has been yielded already. A backend that ends the body right
     after the terminal event (the usual case) hands its connection back to the pool, which
     saves a new connection and TLS handshake on the server's next turn; one that keeps the
     body open longer has its connection closed, as if we had stopped reading at once.
+    ``finished``: the whole body is known to have arrived and been read, so reading on ends
+    without waiting and needs no deadline (arming one costs more than the rest of the read).
     """
 
     async def rest() -> None:
         async for _ in chunks:
             pass
 
+    if finished:
+        await rest()
+        return
     try:
         await within(DRAIN_SECONDS, rest())
     except (asyncio.TimeoutError, httpx2.HTTPError):
@@ -576,9 +582,10 @@ class AsyncCodexClient(_ClientBase):
             asm: StreamAssembler | None = None
             request_id = cf_ray = None
             try:
-                async with http.stream(
-                    "POST", url, content=content, headers=headers, timeout=timeout
-                ) as resp:
+                exchange = StreamExchange(
+                    http, "POST", url, content=content, headers=headers, timeout=timeout
+                )
+                async with exchange as resp:
                     attempts.note_headers(resp.headers)
                     request_id, cf_ray = request_ids(resp.headers)
                     status = resp.status_code
@@ -591,7 +598,7 @@ class AsyncCodexClient(_ClientBase):
                     reader = self._reader(req, resp.headers, url)
                     asm = reader.asm
                     feed = reader.feed
-                    chunks = resp.aiter_bytes()
+                    chunks = exchange.chunks()
                     async for chunk in chunks:
                         events = feed(chunk)
                         if events:
@@ -604,7 +611,7 @@ class AsyncCodexClient(_ClientBase):
                         attempts.yielded = True
                         yield events
                     reader.check_end()
-                    await _drain_briefly(chunks)
+                    await _drain_briefly(chunks, finished=exchange.finished())
                     return
             except httpx2.HTTPError as exc:
                 err = transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)
