@@ -125,6 +125,9 @@ def codex_cli_auth_path() -> Path:
 
 def llm_user_dir() -> Path:
     """llm's user directory, computed exactly as ``llm.user_dir()`` does, without creating it."""
+    env = os.environ.get("LLM_USER_PATH")
+    if env:  # it decides alone: the other variables need not be read (a per-request path)
+        return _llm_user_dir(env)
     return _llm_user_dir(*(os.environ.get(name) for name in _USER_DIR_VARIABLES))
 
 

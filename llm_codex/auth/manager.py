@@ -17,6 +17,7 @@ touches the network and never refreshes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -114,11 +115,17 @@ def _expired(login: StoredLogin, *, now: float | None = None) -> bool:
     return exp is not None and exp <= now + _EXPIRY_LEEWAY
 
 
+@functools.lru_cache(maxsize=16)
+def _folder_of(path: Path) -> str:
+    """The folder of a credential file, as text (remembered: it is checked on every use)."""
+    return str(path.parent)
+
+
 def _signature(path: Path, *, follow: bool) -> tuple[int, ...] | None:
     """What tells a credential file changed: its and its folder's stat fields (None: absent
     or unreadable, so it is read the full way). The file's ``mtime_ns`` comes last."""
     try:
-        folder = os.lstat(path.parent)
+        folder = os.lstat(_folder_of(path))
         info = os.stat(path) if follow else os.lstat(path)
     except OSError:
         return None

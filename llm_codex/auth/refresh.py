@@ -23,6 +23,7 @@ one. A login bound to another issuer or backend (:mod:`~llm_codex.auth.binding`)
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import threading
 import time
@@ -101,8 +102,13 @@ def path_lock(path: Path) -> threading.Lock:
 
 
 def _mark_key(path: Path, refresh_token: str | None) -> tuple[str, str]:
-    digest = hashlib.sha256((refresh_token or "").encode("utf-8")).hexdigest()[:32]
-    return str(path), digest
+    return str(path), _token_digest(refresh_token or "")
+
+
+@functools.lru_cache(maxsize=16)
+def _token_digest(refresh_token: str) -> str:
+    """The hash a refresh token's mark is kept under (remembered: every request asks)."""
+    return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()[:32]
 
 
 def _borrowed_marks() -> dict[str, str]:
