@@ -184,9 +184,12 @@ def _stamp(err: CodexError, request_id: str | None, cf_ray: str | None) -> Codex
 
 
 def _start_assembler(
-    req: CodexRequest, headers: Mapping[str, str], *, rate_limits: bool = True
+    req: CodexRequest,
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None,
+    rate_limits: bool = True,
 ) -> StreamAssembler:
-    request_id, _ = request_ids(headers)
     asm = StreamAssembler(model=headers.get("openai-model") or req.model, request_id=request_id)
     if rate_limits:
         asm.result.rate_limits = parse_headers(headers)
@@ -254,10 +257,11 @@ class _TurnReader:
         req: CodexRequest,
         headers: Mapping[str, str],
         *,
+        request_id: str | None,
         idle_timeout: float | None,
         rate_limits: bool = True,
     ) -> None:
-        self.asm = _start_assembler(req, headers, rate_limits=rate_limits)
+        self.asm = _start_assembler(req, headers, request_id=request_id, rate_limits=rate_limits)
         self.decoder = SSEDecoder()
         self._decode = Utf8Decoder().decode
         self._split = self.decoder.feed_text
@@ -324,6 +328,7 @@ class _ClientBase:
         self.max_attempts = max(1, int(max_attempts))
         self._idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
+        self._timeouts: tuple[tuple[float, float], httpx2.Timeout] | None = None
 
     @property
     def base_url(self) -> str:
@@ -340,15 +345,27 @@ class _ClientBase:
             return url
         return self.base_url + "/" + url.lstrip("/")
 
-    def _reader(self, req: CodexRequest, headers: Mapping[str, str], url: str) -> _TurnReader:
-        """The reader of a 2xx answer's stream (a web page is refused first)."""
+    def _reader(
+        self, req: CodexRequest, headers: Mapping[str, str], url: str, request_id: str | None
+    ) -> _TurnReader:
+        """The reader of a 2xx answer's stream (a web page is refused first);
+        ``request_id`` is the answer's, from :func:`request_ids`."""
         refuse_web_page(headers, url)
         return _TurnReader(
-            req, headers, idle_timeout=self.idle_timeout, rate_limits=self.rate_limits
+            req,
+            headers,
+            request_id=request_id,
+            idle_timeout=self.idle_timeout,
+            rate_limits=self.rate_limits,
         )
 
     def _stream_timeout(self) -> httpx2.Timeout:
-        return httpx2.Timeout(self.idle_timeout, connect=self.connect_timeout)
+        """A turn's timeouts (the same object while the settings stay the same)."""
+        key = (self.idle_timeout, self.connect_timeout)
+        known = self._timeouts
+        if known is None or known[0] != key:
+            known = self._timeouts = (key, httpx2.Timeout(key[0], connect=key[1]))
+        return known[1]
 
 
 # -- sync ---------------------------------------------------------------------------------------
@@ -424,7 +441,7 @@ class CodexClient(_ClientBase):
                             creds = self.credentials.after_unauthorized(creds)
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
-                    reader = self._reader(req, resp.headers, url)
+                    reader = self._reader(req, resp.headers, url, request_id)
                     asm = reader.asm
                     feed = reader.feed
                     for chunk in resp.iter_bytes():
@@ -595,7 +612,7 @@ class AsyncCodexClient(_ClientBase):
                             creds = await self._refresh(creds)
                             continue
                         raise name_url(self.route.http_error(status, resp.headers, raw), url)
-                    reader = self._reader(req, resp.headers, url)
+                    reader = self._reader(req, resp.headers, url, request_id)
                     asm = reader.asm
                     feed = reader.feed
                     chunks = exchange.chunks()

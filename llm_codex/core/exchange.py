@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx2
 
-from llm_codex.core.transport import FastTransport
+from llm_codex.core.transport import FastTransport, headers_of
 
 __all__ = ["StreamExchange", "lean_request", "lean_transport"]
 
@@ -104,7 +104,7 @@ def lean_request(
     request.read()  # the body is the content itself, as Request(content=...) holds it
     cookies = client.cookies
     if cookies:
-        request.headers = httpx2.Headers(merged)
+        request.headers = headers_of(merged)
         cookies.set_cookie_header(request)
         merged = request.headers.raw
     names = {name.lower() for name, _ in merged}
@@ -112,7 +112,7 @@ def lean_request(
         merged.append((b"Content-Length", str(len(content)).encode("ascii")))
     if b"host" not in names and url.host:
         merged.insert(0, (b"Host", url.netloc))
-    request.headers = httpx2.Headers(merged)
+    request.headers = headers_of(merged)
     return request
 
 
@@ -164,7 +164,8 @@ class StreamExchange:
         response.stream = BoundAsyncStream(response.stream, start=start)
         self.response = response
         try:
-            client.cookies.extract_cookies(response)
+            if self._body.sets_cookies:  # extract_cookies does nothing otherwise
+                client.cookies.extract_cookies(response)
             response.default_encoding = client._default_encoding
             _log.info(
                 'HTTP Request: %s %s "%s %d %s"',
@@ -194,7 +195,7 @@ class StreamExchange:
         the connection when the exchange went the lean way and there is nothing to decode."""
         response = self.response
         assert response is not None
-        if self._body is None or "content-encoding" in response.headers:
+        if self._body is None or self._body.encoded:
             return response.aiter_bytes()
         if response.is_stream_consumed:
             raise httpx2.StreamConsumed()

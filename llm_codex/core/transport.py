@@ -37,13 +37,39 @@ import httpx2
 
 from llm_codex.core.deadline import within
 
-__all__ = ["FastTransport", "use_fast_transport"]
+__all__ = ["FastTransport", "headers_of", "use_fast_transport"]
 
 #: Seconds an idle connection is kept for the next request (httpx2's default).
 KEEPALIVE_EXPIRY = 5.0
 #: Body bytes buffered unread before the connection stops reading from its socket (so a slow
 #: consumer makes the server wait, through TCP, instead of filling our memory).
 HIGH_WATER = 256 * 1024
+
+
+def _direct_headers(pairs: list[tuple[bytes, bytes]]) -> httpx2.Headers:
+    """``httpx2.Headers(pairs)`` for byte pairs, built without checking each pair again.
+
+    ``Headers`` keeps ``(name, lowercased name, value)`` triples in ``_list``; a list of byte
+    pairs needs no conversion, so the triples are made at once (a third of the cost, on every
+    request and answer). :data:`headers_of` uses this only when a probe at import shows this
+    httpx2 stores headers so; otherwise it is the public constructor.
+    """
+    headers = httpx2.Headers()
+    headers._list = [(name, name.lower(), value) for name, value in pairs]
+    return headers
+
+
+def _direct_headers_work() -> bool:
+    pairs = [(b"X-One", b"1"), (b"x-one", b"2"), (b"Two", b"\xc3\xa9")]
+    try:
+        fast, slow = _direct_headers(pairs), httpx2.Headers(pairs)
+        return fast._list == slow._list and fast.raw == slow.raw and fast == slow
+    except Exception:  # pragma: no cover - another httpx2
+        return False
+
+
+#: ``httpx2.Headers`` of a list of ``(bytes, bytes)`` pairs, the quick way where it is exact.
+headers_of = _direct_headers if _direct_headers_work() else httpx2.Headers
 
 
 class _Connection(asyncio.Protocol):
@@ -78,6 +104,9 @@ class _Connection(asyncio.Protocol):
         self.until_eof = False
         self.keep_alive = False
         self.head_request = False
+        #: Whether the answer declares a Content-Encoding / sets cookies (told by the head).
+        self.encoded = False
+        self.sets_cookies = False
         self.eof = False
         self.error: BaseException | None = None
 
@@ -132,6 +161,10 @@ class _Connection(asyncio.Protocol):
                 lower == b"transfer-encoding" and b"chunked" in value.lower()
             ):
                 framed = True
+            elif lower == b"content-encoding":
+                self.encoded = True
+            elif lower == b"set-cookie" or lower == b"set-cookie2":
+                self.sets_cookies = True
         self.until_eof = not framed and status not in (204, 304)
         self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callbacks
         self.headers_done = True
@@ -271,6 +304,16 @@ class _Body(httpx2.AsyncByteStream):
             if response is not None:
                 await response.aclose()
 
+    @property
+    def encoded(self) -> bool:
+        """Whether the answer declares a ``Content-Encoding`` (its bytes need decoding)."""
+        return self._conn.encoded
+
+    @property
+    def sets_cookies(self) -> bool:
+        """Whether the answer carries ``Set-Cookie`` (or ``Set-Cookie2``) headers."""
+        return self._conn.sets_cookies
+
     def finished(self) -> bool:
         """Whether the whole body has arrived and been taken (reading on cannot wait)."""
         return self._conn.complete and not self._conn.body
@@ -346,7 +389,7 @@ class FastTransport(httpx2.AsyncBaseTransport):
             raise
         return httpx2.Response(
             conn.status,
-            headers=conn.headers,
+            headers=headers_of(conn.headers),
             stream=_Body(self, conn, read_timeout),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
         )
