@@ -232,7 +232,9 @@ class AuthManager(AsyncTwins):
         A refreshed login that a killed process left in a temp file is recovered first.
         """
         foreign: str | None = None
-        for path, source in ((self.own_path(), SOURCE_OWN), (self.codex_path(), SOURCE_CODEX_CLI)):
+        for source in (SOURCE_OWN, SOURCE_CODEX_CLI):
+            # the borrowed login's path is only worked out when our own login is not used
+            path = self.own_path() if source == SOURCE_OWN else self.codex_path()
             login = self._read(path, source)
             if login is None:
                 continue
