@@ -98,14 +98,19 @@ def lean_request(
     replaced = {name.lower() for name, _ in own}
     merged = [(name, value) for name, value in client.headers.raw if name.lower() not in replaced]
     merged += own
+    cookies = client.cookies
+    with_cookies = bool(cookies)
+    # The jar's Cookie header is set by httpx2's own Request code (versions differ in how).
     request = httpx2.Request(
-        method, url, stream=httpx2.ByteStream(content), extensions={"timeout": timeout.as_dict()}
+        method,
+        url,
+        headers=merged if with_cookies else None,
+        cookies=cookies if with_cookies else None,
+        stream=httpx2.ByteStream(content),
+        extensions={"timeout": timeout.as_dict()},
     )
     request.read()  # the body is the content itself, as Request(content=...) holds it
-    cookies = client.cookies
-    if cookies:
-        request.headers = headers_of(merged)
-        cookies.set_cookie_header(request)
+    if with_cookies:
         merged = request.headers.raw
     names = {name.lower() for name, _ in merged}
     if b"content-length" not in names and b"transfer-encoding" not in names:
