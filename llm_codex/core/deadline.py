@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
 __all__ = [
@@ -101,9 +101,50 @@ async def within(seconds: float | None, work: Coroutine[Any, Any, T]) -> T:
     """``await work``, cancelling it and raising :class:`asyncio.TimeoutError` after ``seconds``
     (``None``: no limit). It runs in the calling task with :func:`asyncio.timeout` where Python
     has it (3.11+: no task per call on a hot path), else in a task of
-    :func:`asyncio.wait_for`."""
+    :func:`asyncio.wait_for`.
+
+    On 3.11+ the first step of ``work`` runs before any timer is armed: work that finishes
+    without waiting (a request body already received, a stream already ended) returns at
+    once, and arming and disarming a deadline would cost more than such work. Work that
+    waits is bounded as before; its first step took no loop time, so the deadline is the same.
+    """
     deadline = getattr(asyncio, "timeout", None)
     if deadline is None:
         return await asyncio.wait_for(work, seconds)
+    try:
+        first = work.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
     async with deadline(seconds):
-        return await work
+        return await _Resumed(work, first)
+
+
+class _Resumed:
+    """The rest of ``await work`` after its first step yielded ``first``: what ``await`` does
+    (PEP 380), so values, exceptions, cancellation and closing pass through unchanged."""
+
+    __slots__ = ("_first", "_work")
+
+    def __init__(self, work: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._work = work
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        work, value = self._work, self._first
+        self._first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                work.close()
+                raise
+            except BaseException as exc:  # a cancellation: delivered to the work
+                try:
+                    value = work.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = work.send(sent)
+                except StopIteration as done:
+                    return done.value
