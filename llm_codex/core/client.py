@@ -139,24 +139,19 @@ def shared_async_client() -> httpx2.AsyncClient:
 DRAIN_SECONDS = 0.25
 
 
-async def _drain_briefly(chunks: AsyncIterator[bytes], *, finished: bool = False) -> None:
+async def _drain_briefly(chunks: AsyncIterator[bytes]) -> None:
     """Read what is left of a stream after ``response.completed``, for at most DRAIN_SECONDS.
 
     Everything the caller needs has been yielded already. A backend that ends the body right
     after the terminal event (the usual case) hands its connection back to the pool, which
     saves a new connection and TLS handshake on the server's next turn; one that keeps the
     body open longer has its connection closed, as if we had stopped reading at once.
-    ``finished``: the whole body is known to have arrived and been read, so reading on ends
-    without waiting and needs no deadline (arming one costs more than the rest of the read).
     """
 
     async def rest() -> None:
         async for _ in chunks:
             pass
 
-    if finished:
-        await rest()
-        return
     try:
         await within(DRAIN_SECONDS, rest())
     except (asyncio.TimeoutError, httpx2.HTTPError):
@@ -628,7 +623,7 @@ class AsyncCodexClient(_ClientBase):
                         attempts.yielded = True
                         yield events
                     reader.check_end()
-                    await _drain_briefly(chunks, finished=exchange.finished())
+                    await _drain_briefly(chunks)
                     return
             except httpx2.HTTPError as exc:
                 err = transport_error(exc, url=url, idle_timeout=self.idle_timeout, asm=asm)

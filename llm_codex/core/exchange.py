@@ -208,8 +208,3 @@ class StreamExchange:
             raise httpx2.StreamClosed()
         response.is_stream_consumed = True
         return self._body.chunks(response)
-
-    def finished(self) -> bool:
-        """Whether the whole body has arrived and been handed out (nothing is left to wait
-        for); always False on httpx2's own path, which does not say."""
-        return self._body is not None and self._body.finished()

@@ -314,10 +314,6 @@ class _Body(httpx2.AsyncByteStream):
         """Whether the answer carries ``Set-Cookie`` (or ``Set-Cookie2``) headers."""
         return self._conn.sets_cookies
 
-    def finished(self) -> bool:
-        """Whether the whole body has arrived and been taken (reading on cannot wait)."""
-        return self._conn.complete and not self._conn.body
-
     async def aclose(self) -> None:
         if not self._released:
             self._released = True

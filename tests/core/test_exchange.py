@@ -104,14 +104,13 @@ def test_only_a_plain_client_over_fast_transport_goes_the_lean_way():
 
 
 async def _exchange(client, url, *, headers=None):
-    """Status, headers, body and request of one exchange, the body read with chunks()."""
+    """The response of one exchange and its body, read with chunks()."""
     exchange = StreamExchange(
         client, "POST", url, content=b'{"q":1}', headers=headers or {"X-A": "1"}, timeout=TIMEOUT
     )
     async with exchange as response:
         body = b"".join([chunk async for chunk in exchange.chunks()])
-        finished = exchange.finished()
-    return response, body, finished
+    return response, body
 
 
 async def test_the_lean_way_answers_as_httpx2_does_cookies_included():
@@ -133,13 +132,13 @@ async def test_the_lean_way_answers_as_httpx2_does_cookies_included():
             "POST", url + "/x", content=b'{"q":1}', headers={"X-A": "1"}, timeout=TIMEOUT
         ) as plain:
             plain_body = await plain.aread()
-        lean, lean_body, finished = await _exchange(lean_client, url + "/x")
+        lean, lean_body = await _exchange(lean_client, url + "/x")
         await _exchange(lean_client, url + "/x")
         assert len(lean_client._transport._idle[("http", "127.0.0.1", lean.request.url.port)]) == 1
     assert seen[0] == seen[1]
     assert b"cookie: pre=1" in seen[0].lower() and b"n=v" in seen[2]
     assert (lean.status_code, lean_body, lean.headers) == (200, plain_body, plain.headers)
-    assert finished and lean.is_closed and lean.num_bytes_downloaded == 5
+    assert lean.is_closed and lean.num_bytes_downloaded == 5
     assert lean.request.headers.raw == plain.request.headers.raw
     assert lean.elapsed is not None and lean.default_encoding == plain.default_encoding
     assert dict(lean_client.cookies) == dict(plain_client.cookies) == {"pre": "1", "n": "v"}
@@ -162,7 +161,7 @@ async def test_an_encoded_body_is_decoded_and_an_error_carries_its_request():
 
     server, url, _ = await _serve(answer)
     async with server, _fast_client() as client:
-        _, body, _ = await _exchange(client, url + "/gzip")
+        _, body = await _exchange(client, url + "/gzip")
         assert body == b"data: x\n\n"
         with pytest.raises(httpx2.RemoteProtocolError) as caught:
             await _exchange(client, url + "/cut")
@@ -178,8 +177,8 @@ async def test_a_client_with_its_own_transport_is_served_by_it():
         return httpx2.Response(201, content=b"mock")
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
-        response, body, finished = await _exchange(client, "http://example.test/x")
-    assert (response.status_code, body, calls, finished) == (201, b"mock", ["1"], False)
+        response, body = await _exchange(client, "http://example.test/x")
+    assert (response.status_code, body, calls) == (201, b"mock", ["1"])
 
 
 async def test_a_proxy_from_the_environment_still_carries_the_request(monkeypatch):
@@ -194,6 +193,6 @@ async def test_a_proxy_from_the_environment_still_carries_the_request(monkeypatc
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     async with server, _fast_client() as client:
-        response, body, _ = await _exchange(client, "http://backend.invalid/x")
+        response, body = await _exchange(client, "http://backend.invalid/x")
     assert (response.status_code, body) == (200, b"proxied")
     assert seen[0].startswith(b"POST http://backend.invalid/x HTTP/1.1")
