@@ -108,6 +108,12 @@ def access_token_expiry(access_token: object) -> float | None:
 
     Never raises: an access token that is not a JWT simply has no readable expiry.
     """
+    return _expiry_of(access_token) if isinstance(access_token, str) else None
+
+
+@functools.lru_cache(maxsize=32)
+def _expiry_of(access_token: str) -> float | None:
+    """:func:`access_token_expiry` of a string, remembered (every request checks it)."""
     try:
         claims = jwt_claims(access_token, what="access token")
     except CredentialFileError:
