@@ -180,7 +180,8 @@ class StreamExchange:
                 response.status_code,
                 response.reason_phrase,
             )
-            if response.has_redirect_location:
+            # (every redirect status is a 3xx; the property looks its codes up one by one)
+            if 300 <= response.status_code < 400 and response.has_redirect_location:
                 with contextlib.suppress(httpx2.RemoteProtocolError):
                     response.next_request = client._build_redirect_request(request, response)
         except BaseException:

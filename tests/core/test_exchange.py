@@ -196,3 +196,17 @@ async def test_a_proxy_from_the_environment_still_carries_the_request(monkeypatc
         response, body = await _exchange(client, "http://backend.invalid/x")
     assert (response.status_code, body) == (200, b"proxied")
     assert seen[0].startswith(b"POST http://backend.invalid/x HTTP/1.1")
+
+
+async def test_a_redirect_answer_names_its_next_request_without_following_it():
+    """As client.stream does with redirects off: the 302 itself, with next_request set."""
+
+    async def answer(head, writer):
+        writer.write(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+    server, url, seen = await _serve(answer)
+    async with server, _fast_client() as client:
+        response, _ = await _exchange(client, url + "/x")
+    assert response.status_code == 302 and len(seen) == 1
+    assert response.next_request.url == url + "/elsewhere"
