@@ -172,14 +172,15 @@ class StreamExchange:
             if self._body.sets_cookies:  # extract_cookies does nothing otherwise
                 client.cookies.extract_cookies(response)
             response.default_encoding = client._default_encoding
-            _log.info(
-                'HTTP Request: %s %s "%s %d %s"',
-                request.method,
-                request.url,
-                response.http_version,
-                response.status_code,
-                response.reason_phrase,
-            )
+            if _log.isEnabledFor(logging.INFO):  # its arguments cost more than the check
+                _log.info(
+                    'HTTP Request: %s %s "%s %d %s"',
+                    request.method,
+                    request.url,
+                    response.http_version,
+                    response.status_code,
+                    response.reason_phrase,
+                )
             # (every redirect status is a 3xx; the property looks its codes up one by one)
             if 300 <= response.status_code < 400 and response.has_redirect_location:
                 with contextlib.suppress(httpx2.RemoteProtocolError):

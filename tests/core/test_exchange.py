@@ -210,3 +210,21 @@ async def test_a_redirect_answer_names_its_next_request_without_following_it():
         response, _ = await _exchange(client, url + "/x")
     assert response.status_code == 302 and len(seen) == 1
     assert response.next_request.url == url + "/elsewhere"
+
+
+async def test_the_request_is_logged_as_httpx2_logs_it(caplog):
+    async def answer(head, writer):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    server, url, _ = await _serve(answer)
+    async with server, _fast_client() as client:
+        with caplog.at_level("INFO", logger="httpx2"):
+            await _exchange(client, url + "/lean")
+            async with client.stream("POST", url + "/plain", content=b"x") as plain:
+                await plain.aread()
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx2"]
+    assert lines == [
+        f'HTTP Request: POST {url}/lean "HTTP/1.1 200 OK"',
+        f'HTTP Request: POST {url}/plain "HTTP/1.1 200 OK"',
+    ]
