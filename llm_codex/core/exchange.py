@@ -58,20 +58,25 @@ def lean_transport(client: httpx2.AsyncClient, url: httpx2.URL) -> FastTransport
     httpx2's own path must run: a client of another class or closed, with auth (its own or
     from the URL's user info), event hooks, redirects to follow or default query parameters,
     or whose transport for the URL (a proxy mount, a caller's transport) is not ours."""
-    if (
-        not _LEAN
-        or type(client) is not httpx2.AsyncClient
-        or client._state is ClientState.CLOSED
-        or client._auth is not None
-        or client.follow_redirects
-        or client._event_hooks["request"]
-        or client._event_hooks["response"]
-        or client._params
-        or url.userinfo
-        or not url.is_absolute_url
-    ):
+    if not _LEAN or type(client) is not httpx2.AsyncClient:
         return None
-    transport = client._transport_for_url(url)
+    try:
+        if (
+            client._state is ClientState.CLOSED
+            or client._auth is not None
+            or client.follow_redirects
+            or client._event_hooks["request"]
+            or client._event_hooks["response"]
+            or client._params
+            or url.userinfo
+            or not url.is_absolute_url
+            or not hasattr(client, "_default_encoding")
+            or not hasattr(client, "_build_redirect_request")
+        ):
+            return None
+        transport = client._transport_for_url(url)
+    except (AttributeError, KeyError, TypeError):  # another httpx2's internals: its own path
+        return None
     return transport if isinstance(transport, FastTransport) else None
 
 

@@ -103,6 +103,17 @@ def test_only_a_plain_client_over_fast_transport_goes_the_lean_way():
     assert lean_transport(_fast_client(), httpx2.URL("http://u:p@127.0.0.1/x")) is None
 
 
+def test_a_client_missing_an_internal_the_lean_way_needs_takes_httpx2s_path():
+    """Another httpx2 release may rename what the lean way reads: then httpx2's own path
+    serves, instead of every request failing."""
+    url = httpx2.URL("http://127.0.0.1:8123/responses")
+    for name in ("_params", "_default_encoding"):
+        client = _fast_client()
+        object.__setattr__(client, name, None)
+        delattr(client, name)
+        assert lean_transport(client, url) is None
+
+
 async def _exchange(client, url, *, headers=None):
     """The response of one exchange and its body, read with chunks()."""
     exchange = StreamExchange(
