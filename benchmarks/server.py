@@ -33,8 +33,8 @@ Every CPU figure is given per round as a range (min–max over ``--rounds``) and
 completions (same regimes, same ratios), so a
 face's cost per event can be compared with the others'.
 
-Run: ``python benchmarks/server.py`` (about 3 minutes); ``--quick`` (3 rounds, fewer turns, a
-shorter long stream) in about a minute. Prints figures and ratios; asserts nothing.
+Run: ``python benchmarks/server.py`` (about 20 seconds here); ``--quick`` (3 rounds, fewer turns, a
+shorter long stream) in about 10. Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -556,7 +556,9 @@ def main() -> None:
     parser.add_argument("--paced-gap", type=float, default=0.003)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--long", type=int, default=500_000)
-    parser.add_argument("--quick", action="store_true", help="a shorter run (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a shorter run (about 10 seconds here)"
+    )
     parser.add_argument(
         "--face",
         choices=["chat", "responses", "anthropic", "ollama"],
