@@ -638,7 +638,10 @@ def _number(value: Any) -> float | None:
         except ValueError:
             return None
     if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows one): not a count
+            return None
     return None
 
 

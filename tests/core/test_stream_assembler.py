@@ -368,6 +368,22 @@ def test_finished_items_are_kept_in_the_partial_result():
     assert len(events[-1].partial.items) == 2
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [10**400, -(10**400), "1e999", "nan", True, [3], {"n": 1}],
+    ids=["huge", "-huge", "inf string", "nan string", "bool", "list", "object"],
+)
+def test_an_odd_token_count_counts_as_zero(odd):
+    """A usage value that is no finite number (an integer too large for a float among
+    them) counts as 0 and the turn still completes (protocol §6.2)."""
+    event = completed()
+    event["response"]["usage"] = {"input_tokens": odd, "output_tokens": 5}
+    text = sse([text_delta("Hi")]) + "data: " + json.dumps(event) + "\n\n"
+    events, asm = run(text)
+    assert isinstance(events[-1], Completed)
+    assert asm.result.usage.input_tokens == 0 and asm.result.usage.output_tokens == 5
+
+
 def test_missing_output_index_and_odd_payloads_are_tolerated():
     """Events without output_index, non-object JSON and empty data do not break the stream."""
     body = [
