@@ -439,14 +439,10 @@ def _with_item_id(payload: str, shape: _Shape) -> tuple[_Shape, int] | None:
     if shape.item_id is None:
         return None
     m, offset, old = shape.item_id
-    k = payload.find(_ITEM_ID_KEY)
-    if k < 0:
+    span = _item_id_span(payload)
+    if span is None:
         return None
-    k += len(_ITEM_ID_KEY)
-    value = _ITEM_ID_AT.match(payload, k)  # always matches, if only the empty string
-    end = value.end() if value else k
-    if not payload.startswith('"', end):
-        return None
+    k, end = span
     new = payload[k:end]
     if new == old:
         sequence = _sequence_if_built_as(payload, shape)
@@ -479,18 +475,27 @@ def _shape_key(
     item id have the same verdicts; their runs are still confirmed against the whole text of
     their own first payload, item id included (:attr:`_Shape.parts`).
     """
-    k = payload.find(_ITEM_ID_KEY)
-    if k >= 0:
-        k += len(_ITEM_ID_KEY)
-        value = _ITEM_ID_AT.match(payload, k)  # always matches, if only the empty string
-        end = value.end() if value else k
-        if payload.startswith('"', end):
-            with_id = sorted([*spans, (k, end, _ITEM_ID_KEY)])
-            generic = _cut(payload, with_id)
-            if generic is not None:
-                key = (tuple(slot for _, _, slot in with_id), True, *generic)
-                return key, (k, payload[k:end])
+    span = _item_id_span(payload)
+    if span is not None:
+        k, end = span
+        with_id = sorted([*spans, (k, end, _ITEM_ID_KEY)])
+        generic = _cut(payload, with_id)
+        if generic is not None:
+            key = (tuple(slot for _, _, slot in with_id), True, *generic)
+            return key, (k, payload[k:end])
     return (slots, False, *_cut(payload, spans)), None  # type: ignore[misc]
+
+
+def _item_id_span(payload: str) -> tuple[int, int] | None:
+    """Where the value of the first ``item_id`` key of ``payload`` lies, when it is of the
+    nonce form up to its closing quote; else None."""
+    k = payload.find(_ITEM_ID_KEY)
+    if k < 0:
+        return None
+    k += len(_ITEM_ID_KEY)
+    value = _ITEM_ID_AT.match(payload, k)  # always matches, if only the empty string
+    end = value.end() if value else k
+    return (k, end) if payload.startswith('"', end) else None
 
 
 def _agreed_index(payload: str, i: int, j: int) -> int | None:
