@@ -512,6 +512,28 @@ def _frame(payload: str) -> str:
     return f"event: response.output_text.delta\ndata: {payload}\n\n"
 
 
+def _run_text(payloads: list[str]) -> str:
+    """The events of ``payloads`` as :meth:`SSEDecoder.feed_text` hands them over."""
+    return "".join(_frame(p) for p in payloads)[:-1]
+
+
+def _nonced_payloads(
+    deltas: list[str], first: int, obfuscation_at: int | None, **shape: Any
+) -> list[str]:
+    """Backend text deltas numbered from ``first``, each with its own nonce at place
+    ``obfuscation_at`` (None: without one), built as ``shape`` says (see _backend_delta)."""
+    return [
+        _backend_delta(
+            first + i,
+            d,
+            obfuscation=None if obfuscation_at is None else _nonce(i),
+            obfuscation_at=obfuscation_at or 0,
+            **shape,
+        )
+        for i, d in enumerate(deltas)
+    ]
+
+
 # Ways one event of a run can stop being like the others; each must make the bulk reading
 # give exactly what reading event by event gives (most of them by not taking the bulk path).
 _ODD_EVENTS: dict[str, Any] = {
@@ -688,7 +710,7 @@ def test_a_run_only_json_reads_is_read_as_json_reads_it():
         _backend_delta(4 + i, "x").replace('"item_id"', '"x":{},"item_id"') for i in range(30)
     ]
     payloads[7] = payloads[7].replace('"delta":"', '"delta":"\x01')
-    fast, slow = _read_both_ways("".join(_frame(p) for p in payloads)[:-1])
+    fast, slow = _read_both_ways(_run_text(payloads))
     assert fast == slow
     assert fast[0] == [TextDelta("x" * 29, 0)]
 
@@ -701,18 +723,7 @@ def test_a_backend_burst_is_read_by_rebuilding_the_run(layout, obfuscation_at):
     text of its deltas."""
     deltas = ["x", 'a "quote"', "line\nbreak", "back\\slash", "é", "😀", "\ud83d", "\ude00", "{"]
     deltas = deltas * 30
-    run_text = "".join(
-        _frame(
-            _backend_delta(
-                7 + i,
-                d,
-                layout=layout,
-                obfuscation=None if obfuscation_at is None else _nonce(i),
-                obfuscation_at=obfuscation_at or 0,
-            )
-        )
-        for i, d in enumerate(deltas)
-    )[:-1]
+    run_text = _run_text(_nonced_payloads(deltas, 7, obfuscation_at, layout=layout))
     assert StreamAssembler()._text_run(run_text) == (0, len(run_text), 0, "".join(deltas))
     fast, slow = _read_both_ways(run_text)
     assert fast == slow
@@ -751,16 +762,7 @@ def test_a_run_after_a_run_of_another_layout_is_still_read_in_one_piece():
     otherwise (here with an obfuscation string before ``logprobs``) is not taken for it."""
     asm = StreamAssembler()
     for i, obfuscation_at in enumerate([None, 5, None, 0]):
-        payloads = [
-            _backend_delta(
-                4 + 30 * i + k,
-                "x",
-                obfuscation=None if obfuscation_at is None else _nonce(k),
-                obfuscation_at=obfuscation_at or 0,
-            )
-            for k in range(30)
-        ]
-        text = "".join(_frame(p) for p in payloads)[:-1]
+        text = _run_text(_nonced_payloads(["x"] * 30, 4 + 30 * i, obfuscation_at))
         assert asm._text_run(text) == (0, len(text), 0, "x" * 30)
 
 
@@ -769,7 +771,7 @@ def test_an_escape_cut_between_two_deltas_is_not_completed_by_the_next():
     the bulk reading must not join it to the next delta's digits into one valid escape."""
     payloads = [_backend_delta(4 + i, "41 and more") for i in range(30)]
     payloads[10] = _at_delta_end(payloads[10], "\\u00")
-    text = "".join(_frame(p) for p in payloads)[:-1]
+    text = _run_text(payloads)
     fast, slow = _read_both_ways(text)
     assert fast == slow
     assert "A" not in fast[0][0].text
@@ -859,17 +861,7 @@ def test_turns_with_other_item_ids_read_as_event_by_event(first, second, obfusca
     whatever the previous turn's item id was."""
     deltas = ["x", 'say "hi"\n', "\x01y"] * 10
     for item_id in (first, second):
-        payloads = [
-            _backend_delta(
-                4 + i,
-                d,
-                item_id=item_id,
-                obfuscation=None if obfuscation_at is None else _nonce(i),
-                obfuscation_at=obfuscation_at or 0,
-            )
-            for i, d in enumerate(deltas)
-        ]
-        text = "".join(_frame(p) for p in payloads)[:-1]
+        text = _run_text(_nonced_payloads(deltas, 4, obfuscation_at, item_id=item_id))
         fast, slow = _read_both_ways(text)
         assert fast == slow
         if item_id in ("msg_0123", "", "msg_é😀"):
@@ -882,7 +874,7 @@ def test_a_run_whose_item_id_changes_reads_as_event_by_event(where):
     taken for the run's, and the read still gives what event by event gives."""
     payloads = [_backend_delta(4 + i, "x", obfuscation=_nonce(i)) for i in range(30)]
     payloads[where] = payloads[where].replace(_ITEM, "msg_other")
-    text = "".join(_frame(p) for p in payloads)[:-1]
+    text = _run_text(payloads)
     fast, slow = _read_both_ways(text)
     assert fast == slow
     asm = StreamAssembler()
@@ -1048,7 +1040,7 @@ def test_a_turn_after_a_turn_with_another_item_id_reads_as_event_by_event(
             for i in range(30)
         ]
 
-    previous = "".join(_frame(p) for p in run(ids[0]))[:-1]
+    previous = _run_text(run(ids[0]))
     assert _read_both_ways(previous)[0] == _read_both_ways(previous)[1]
     payloads = run(ids[1])
     if where is None:
@@ -1074,7 +1066,7 @@ def test_a_turn_whose_odd_item_id_changes_the_reading_is_not_taken_for_the_last(
             _backend_delta(4 + i, d, obfuscation=obfuscation and _nonce(i)).replace(_ITEM, raw_id)
             for i, d in enumerate(deltas)
         ]
-        return "".join(_frame(p) for p in payloads)[:-1]
+        return _run_text(payloads)
 
     _read_both_ways(run("msg_plain", ["x"] * 30))
     for deltas in (["x", "y"] * 15, ["x", 'say "hi"\n'] * 15):
@@ -1147,18 +1139,10 @@ def test_the_next_turn_with_a_new_item_id_is_read_in_one_piece(layout, obfuscati
     deltas = ["x", 'a "quote"', "é"] * 10
 
     def run(turn: int, first: int) -> str:
-        payloads = [
-            _backend_delta(
-                first + i,
-                d,
-                layout=layout,
-                item_id=f"msg_{turn}{'ab' * turn}",
-                obfuscation=None if obfuscation_at is None else _nonce(i),
-                obfuscation_at=obfuscation_at or 0,
-            )
-            for i, d in enumerate(deltas)
-        ]
-        return "".join(_frame(p) for p in payloads)[:-1]
+        item_id = f"msg_{turn}{'ab' * turn}"
+        return _run_text(
+            _nonced_payloads(deltas, first, obfuscation_at, layout=layout, item_id=item_id)
+        )
 
     for turn in range(3):
         asm = StreamAssembler()
